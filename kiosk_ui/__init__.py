@@ -1,0 +1,1 @@
+"""The touchscreen kiosk UI and its local HTTP API."""

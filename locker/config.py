@@ -1,0 +1,278 @@
+"""Station configuration: one TOML file parsed once at start into typed, validated objects."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from locker.errors import ConfigError
+from locker.model import Size
+
+
+class Polarity(enum.StrEnum):
+    """How a door-switch bit reads: ``open-high`` means a set bit reads "open"."""
+
+    OPEN_HIGH = "open-high"
+    OPEN_LOW = "open-low"
+
+
+DRIVERS = ("kerong-cu16", "kerong-cu48", "xor-8a", "modbus-relay", "gpio")
+
+
+def _spec(
+    doc: str,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    choices: tuple[str, ...] | None = None,
+    pattern: str | None = None,
+) -> dict[str, Any]:
+    return {"doc": doc, "lo": lo, "hi": hi, "choices": choices, "pattern": pattern}
+
+
+@dataclass(frozen=True)
+class BusConfig:
+    """One serial bus (or the GPIO header) with the boards on it."""
+
+    name: str = field(metadata=_spec("name compartments refer to", pattern=r"^[a-z0-9_-]{1,32}$"))
+    driver: str = field(metadata=_spec("lock-board protocol", choices=DRIVERS))
+    port: str = field(default="", metadata=_spec("serial device, e.g. /dev/wibox-bus0 (empty for gpio)"))
+    baud: int = field(default=19200, metadata=_spec("serial speed in baud", lo=1200, hi=115200))
+    polarity: Polarity = field(default=Polarity.OPEN_HIGH, metadata=_spec("door-switch polarity"))
+    pulse_ms: int = field(default=500, metadata=_spec("lock pulse length in ms", lo=50, hi=5000))
+    gap_ms: int = field(default=30, metadata=_spec("pause between requests on the bus in ms", lo=0, hi=1000))
+    timeout_ms: int = field(default=300, metadata=_spec("reply timeout in ms", lo=20, hi=5000))
+    rs485_rts: bool = field(default=False, metadata=_spec("let the kernel switch RTS for RS485 direction"))
+
+
+@dataclass(frozen=True)
+class CompartmentConfig:
+    """One compartment and the lock channel that opens it."""
+
+    number: int = field(metadata=_spec("compartment number shown to people", lo=1, hi=9999))
+    bus: str = field(metadata=_spec("name of the bus the board is on"))
+    board: int = field(metadata=_spec("board address on the bus", lo=0, hi=255))
+    lock: int = field(metadata=_spec("lock channel on the board, from 1", lo=1, hi=255))
+    size: Size = field(metadata=_spec("S, M or L"))
+    height_mm: int = field(metadata=_spec("height of the door handle above the floor in mm", lo=0, hi=2500))
+    column: int = field(default=0, metadata=_spec("column in the wall picture, from 1 (0: auto)", lo=0, hi=99))
+    row: int = field(default=0, metadata=_spec("row in the wall picture, from 1 at the top (0: auto)", lo=0, hi=99))
+
+
+@dataclass(frozen=True)
+class TimingConfig:
+    """Durations that govern orders, doors and sessions."""
+
+    pickup_window_days: int = field(default=7, metadata=_spec("days an order may be collected", lo=1, hi=60))
+    door_open_alarm_s: int = field(default=120, metadata=_spec("door open longer than this: alarm", lo=10, hi=3600))
+    staff_session_timeout_s: int = field(
+        default=300, metadata=_spec("idle staff session ends after this", lo=30, hi=3600)
+    )
+    unlock_confirm_s: float = field(
+        default=3.0, metadata=_spec("how long to wait for a door to read open", lo=0.2, hi=30)
+    )
+    rearm_window_s: int = field(
+        default=600,
+        metadata=_spec("a handover interrupted by a restart may be re-armed this long", lo=0, hi=3600),
+    )
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """What the city decides."""
+
+    second_factor: bool = field(default=False, metadata=_spec("ask for the date of birth as a second factor"))
+    four_eyes_loading: bool = field(default=False, metadata=_spec("two staff must log in to load"))
+    old_id_return: bool = field(default=False, metadata=_spec("citizens put the old ID card back"))
+    pin_length: int = field(default=6, metadata=_spec("digits in a manual PIN", lo=6, hi=12))
+    manual_max_failures: int = field(
+        default=5, metadata=_spec("wrong PINs before an order's manual path is off", lo=1, hi=20)
+    )
+    reachable_min_mm: int = field(default=380, metadata=_spec("lowest reachable handle height", lo=0, hi=2500))
+    reachable_max_mm: int = field(default=1220, metadata=_spec("highest reachable handle height", lo=0, hi=2500))
+
+
+@dataclass(frozen=True)
+class ThrottleConfig:
+    """Device-wide throttle of the manual path."""
+
+    free_failures: int = field(default=10, metadata=_spec("failures in the window before delays start", lo=1, hi=100))
+    window_s: int = field(default=900, metadata=_spec("length of the counting window", lo=60, hi=86400))
+    base_delay_s: float = field(default=5.0, metadata=_spec("first delay; doubles per further failure", lo=1, hi=60))
+    max_delay_s: float = field(default=300.0, metadata=_spec("longest delay (never a lockout)", lo=5, hi=900))
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """Where the station keeps its state."""
+
+    database: str = field(default="/var/lib/wibox/wibox.db", metadata=_spec("SQLite database file"))
+
+
+@dataclass(frozen=True)
+class StationConfig:
+    """The whole station configuration."""
+
+    station_id: str = field(metadata=_spec("station id", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$"))
+    buses: tuple[BusConfig, ...] = field(metadata=_spec("lock buses"))
+    compartments: tuple[CompartmentConfig, ...] = field(metadata=_spec("compartment map"))
+    timing: TimingConfig = field(default_factory=TimingConfig, metadata=_spec("timing"))
+    policy: PolicyConfig = field(default_factory=PolicyConfig, metadata=_spec("city policy"))
+    throttle: ThrottleConfig = field(default_factory=ThrottleConfig, metadata=_spec("throttle"))
+    storage: StorageConfig = field(default_factory=StorageConfig, metadata=_spec("storage"))
+
+    def compartment(self, number: int) -> CompartmentConfig:
+        for c in self.compartments:
+            if c.number == number:
+                return c
+        raise ConfigError(f"compartments: no compartment {number}")
+
+    def is_reachable(self, number: int) -> bool:
+        c = self.compartment(number)
+        return self.policy.reachable_min_mm <= c.height_mm <= self.policy.reachable_max_mm
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(value: Any, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a table")
+        return _build(tp, value, key)  # type: ignore[arg-type]
+    if origin is tuple:
+        (item_tp, _ellipsis) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected an array of tables ([[{key}]])")
+        return tuple(_convert(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value))
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        allowed = [m.value for m in tp]
+        if value not in allowed:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(str, allowed))}")
+        return tp(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported type {_type_name(tp)}")  # pragma: no cover
+
+
+def _check(value: Any, meta: typing.Mapping[str, Any], key: str) -> None:
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if lo is not None and value < lo:
+            raise ConfigError(f"{key}: {value} is below the minimum {lo:g}")
+        if hi is not None and value > hi:
+            raise ConfigError(f"{key}: {value} is above the maximum {hi:g}")
+    choices = meta.get("choices")
+    if choices and value not in choices:
+        raise ConfigError(f"{key}: {value!r} is not one of {', '.join(choices)}")
+    pattern = meta.get("pattern")
+    if pattern and isinstance(value, str) and not re.fullmatch(pattern, value):
+        raise ConfigError(f"{key}: {value!r} does not match {pattern}")
+
+
+def _build(cls: type[Any], table: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for k in table:
+        if k not in fields:
+            where = f"{prefix}.{k}" if prefix else k
+            raise ConfigError(f"{where}: unknown key (allowed: {', '.join(fields)})")
+    kwargs: dict[str, Any] = {}
+    for name, f in fields.items():
+        key = f"{prefix}.{name}" if prefix else name
+        if name not in table:
+            no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            if no_default:
+                raise ConfigError(f"{key}: required key is missing")
+            continue
+        value = _convert(table[name], hints[name], key)
+        _check(value, f.metadata, key)
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def _cross_check(cfg: StationConfig) -> None:
+    names = [b.name for b in cfg.buses]
+    for i, b in enumerate(cfg.buses):
+        if names.count(b.name) > 1:
+            raise ConfigError(f"buses[{i}].name: {b.name!r} is used twice")
+        if b.driver != "gpio" and not b.port:
+            raise ConfigError(f"buses[{i}].port: required for driver {b.driver}")
+    if not cfg.compartments:
+        raise ConfigError("compartments: at least one compartment is required")
+    seen_numbers: set[int] = set()
+    seen_channels: set[tuple[str, int, int]] = set()
+    for i, c in enumerate(cfg.compartments):
+        if c.number in seen_numbers:
+            raise ConfigError(f"compartments[{i}].number: {c.number} is used twice")
+        seen_numbers.add(c.number)
+        if c.bus not in names:
+            raise ConfigError(f"compartments[{i}].bus: no bus named {c.bus!r}")
+        chan = (c.bus, c.board, c.lock)
+        if chan in seen_channels:
+            raise ConfigError(f"compartments[{i}].lock: bus {c.bus} board {c.board} lock {c.lock} is used twice")
+        seen_channels.add(chan)
+    if cfg.policy.reachable_min_mm > cfg.policy.reachable_max_mm:
+        raise ConfigError("policy.reachable_min_mm: must not exceed policy.reachable_max_mm")
+
+
+def parse_config(text: str) -> StationConfig:
+    """Parse and validate TOML text; raises ConfigError naming the offending key."""
+    try:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}") from exc
+    cfg: StationConfig = _build(StationConfig, table, "")
+    _cross_check(cfg)
+    return cfg
+
+
+def load_config(path: str | Path) -> StationConfig:
+    """Read and validate a configuration file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {p}: {exc.strerror}") from exc
+    return parse_config(text)
+
+
+def describe_keys(cls: type[Any] = StationConfig, prefix: str = "") -> list[tuple[str, str, str]]:
+    """Every configuration key as (key, type, description), for `config check --explain` and the docs test."""
+    out: list[tuple[str, str, str]] = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        key = f"{prefix}{f.name}"
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            out.extend(describe_keys(tp, f"{key}."))  # type: ignore[arg-type]
+        elif typing.get_origin(tp) is tuple:
+            (item_tp, _e) = typing.get_args(tp)
+            out.extend(describe_keys(item_tp, f"{key}[]."))
+        else:
+            tname = _type_name(tp) if not isinstance(tp, types.UnionType) else str(tp)
+            out.append((key, tname, str(f.metadata.get("doc", ""))))
+    return out

@@ -1,0 +1,79 @@
+"""The core's exception family: every error the core raises derives from LockerError."""
+
+from __future__ import annotations
+
+
+class LockerError(Exception):
+    """Base of every error raised by the locker core."""
+
+
+class ConfigError(LockerError):
+    """The configuration file is missing, unreadable or invalid; the message names the key."""
+
+
+class StoreError(LockerError):
+    """The database could not be opened, migrated or written."""
+
+
+class IntegrityError(StoreError):
+    """The database or the audit chain failed a consistency check."""
+
+
+class TransitionError(LockerError):
+    """A state change that the state model does not allow was attempted."""
+
+
+class BadInput(LockerError):
+    """Input from a person or a scanner is malformed; nothing was changed."""
+
+
+class CodeError(LockerError):
+    """A pickup, staff or label code was refused."""
+
+
+class WrongCode(CodeError):
+    """The code does not match (deliberately without saying which part was wrong)."""
+
+
+class ManualPathLocked(CodeError):
+    """Too many wrong PINs for this order: the manual path is off, the QR code still works."""
+
+
+class Throttled(CodeError):
+    """Too many recent failures at this station: wait before trying again."""
+
+    def __init__(self, wait_s: float) -> None:
+        super().__init__(f"too many failed attempts; try again in {wait_s:.0f} s")
+        self.wait_s = wait_s
+
+
+class NotCollectable(CodeError):
+    """The order exists but cannot be collected (expired, cancelled, already collected, not loaded)."""
+
+
+class FlowError(LockerError):
+    """A flow cannot proceed in the current state of the station."""
+
+
+class NoFreeCompartment(FlowError):
+    """No free, working compartment fits the order."""
+
+
+class DoorDidNotOpen(FlowError):
+    """The lock was pulsed (and retried once) but the door never read open."""
+
+    def __init__(self, compartment: int) -> None:
+        super().__init__(f"compartment {compartment} did not open")
+        self.compartment = compartment
+
+
+class SessionError(FlowError):
+    """A staff session is missing, expired, or lacks what the action needs (e.g. a second person)."""
+
+
+class HardwareError(LockerError):
+    """Base for errors that lock-bank implementations report through the port."""
+
+
+class BoardUnavailable(HardwareError):
+    """A lock board did not answer."""

@@ -1,0 +1,130 @@
+"""Start-up reconciliation: door cycles interrupted by a crash or power cut, and doors found open."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from locker.errors import HardwareError
+from locker.flows.common import FlowContext
+from locker.flows.doors import DoorFlow
+from locker.model import AlarmKind, CompartmentState, DoorState, OpenPurpose, OrderState
+from locker.ports import DoorReading
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Recovered:
+    compartment: int
+    action: str
+
+
+class RecoveryFlow:
+    """Runs once at start, before any input is accepted. The rules (also in docs/architecture.md):
+
+    * A cycle whose door reads open now continues: the open is recorded and the close finishes it.
+    * A cycle whose door was confirmed open and reads closed now is finished as if the close was seen.
+    * A pickup whose door never confirmed open and reads closed: if an item sensor shows the document is
+      still there and the commit is recent (``timing.rearm_window_s``), the code is re-armed (order back to
+      ``stored``, code usable again: it never opened a door); otherwise the compartment turns faulty with an
+      INTERRUPTED_CYCLE alarm and the order stays stored with its code consumed, for staff.
+    * A loading whose door never opened reads closed: the assignment is undone (compartment free again).
+    * A return or maintenance whose door never opened: the compartment goes back to its previous state.
+    * A compartment outside any cycle whose door reads open: treated as forced (alarm).
+    * A board that cannot be read: compartments in a cycle on it turn faulty with an alarm.
+    """
+
+    def __init__(self, ctx: FlowContext, doors: DoorFlow) -> None:
+        self.ctx = ctx
+        self.doors = doors
+
+    def run(self) -> list[Recovered]:
+        self.ctx.bank.safe_state()
+        done: list[Recovered] = []
+        for c in self.ctx.store.compartments():
+            try:
+                reading = self.ctx.bank.read(c.number)
+            except HardwareError as exc:
+                log.error("recovery: cannot read compartment %s: %s", c.number, exc)
+                if c.state in (CompartmentState.LOADING, CompartmentState.OPENING):
+                    self._fault(c.number, "board unreadable at start")
+                    done.append(Recovered(c.number, "faulty: unreadable"))
+                continue
+            action = self._one(c.number, reading)
+            if action:
+                done.append(Recovered(c.number, action))
+        return done
+
+    def _one(self, number: int, reading: DoorReading) -> str:
+        c = self.ctx.store.compartment(number)
+        in_cycle = c.state in (CompartmentState.LOADING, CompartmentState.OPENING)
+        if reading.door == DoorState.OPEN:
+            if in_cycle:
+                self.doors.opened(number)
+                return "cycle continues: door open"
+            if c.state not in (CompartmentState.FAULTY,):
+                self.doors.opened(number, uncommanded=True)
+                return "door open outside a cycle: forced"
+            return ""
+        if not in_cycle:
+            return ""
+        if c.door_confirmed_at is not None:
+            self.doors.closed(number)
+            return "cycle finished: door closed"
+        store = self.ctx.store
+        with store.change("recovery") as tx:
+            c = tx.compartment(number)
+            if c.state == CompartmentState.LOADING:
+                assert c.order_id is not None
+                tx.set_compartment(c, CompartmentState.FREE, why="recovery.load_undone", order_id=None)
+                tx.set_order(tx.order(c.order_id), why="load.unassigned", compartment=None)
+                return "loading undone"
+            if c.purpose == OpenPurpose.PICKUP and c.order_id is not None:
+                order = tx.order(c.order_id)
+                recent = tx.now - self._last_change(number) <= self.ctx.config.timing.rearm_window_s
+                if reading.item is True and recent and order.state == OrderState.COLLECTING:
+                    tx.set_compartment(
+                        c, CompartmentState.OCCUPIED, why="recovery.rearmed", purpose=None, resume_state=None
+                    )
+                    tx.set_order(order, OrderState.STORED, why="recovery.rearmed", code_used=False)
+                    return "pickup re-armed"
+                tx.set_compartment(
+                    c,
+                    CompartmentState.FAULTY,
+                    why="recovery.interrupted",
+                    purpose=None,
+                    resume_state=None,
+                    reason="handover interrupted",
+                )
+                if order.state == OrderState.COLLECTING:
+                    tx.set_order(order, OrderState.STORED, why="recovery.interrupted")
+                tx.raise_alarm(AlarmKind.INTERRUPTED_CYCLE, number)
+                return "pickup interrupted: faulty"
+            resume = c.resume_state or CompartmentState.FREE
+            tx.set_compartment(c, resume, why="recovery.cycle_undone", purpose=None, resume_state=None)
+            return "cycle undone"
+
+    def _last_change(self, number: int) -> float:
+        r = self.ctx.store.database.query_one("SELECT updated_at FROM compartments WHERE number = ?", (number,))
+        return float(r["updated_at"]) if r else 0.0
+
+    def _fault(self, number: int, reason: str) -> None:
+        with self.ctx.store.change("recovery") as tx:
+            c = tx.compartment(number)
+            order = tx.order(c.order_id) if c.order_id else None
+            if c.state == CompartmentState.LOADING and order is not None:
+                tx.set_order(order, why="load.unassigned", compartment=None)
+                tx.set_compartment(c, CompartmentState.FAULTY, why="recovery.unreadable", order_id=None, reason=reason)
+            else:
+                tx.set_compartment(
+                    c,
+                    CompartmentState.FAULTY,
+                    why="recovery.unreadable",
+                    purpose=None,
+                    resume_state=None,
+                    reason=reason,
+                )
+                if order is not None and order.state == OrderState.COLLECTING:
+                    tx.set_order(order, OrderState.STORED, why="recovery.interrupted")
+            tx.raise_alarm(AlarmKind.INTERRUPTED_CYCLE, number)

@@ -1,0 +1,135 @@
+"""Staff work on compartments: take out expired/cancelled orders and old IDs, maintenance, disable/enable."""
+
+from __future__ import annotations
+
+from locker.errors import BadInput, DoorDidNotOpen, FlowError
+from locker.flows.common import FlowContext, open_door
+from locker.model import AlarmKind, Compartment, CompartmentState, Content, OpenPurpose, Order, OrderState
+from locker.staff import StaffAuth
+
+_BUSY = (CompartmentState.LOADING, CompartmentState.OPENING)
+
+
+def _reason(text: str) -> str:
+    r = " ".join(text.split())
+    if len(r) < 3 or len(r) > 200:
+        raise BadInput("give a reason (3 to 200 characters)")
+    return r
+
+
+class StaffWorkFlow:
+    def __init__(self, ctx: FlowContext, staff: StaffAuth) -> None:
+        self.ctx = ctx
+        self.staff = staff
+
+    def returnable(self) -> list[Compartment]:
+        """Compartments staff should empty: expired or cancelled orders, failed handovers, old IDs."""
+        out = []
+        for c in self.ctx.store.compartments():
+            if c.order_id is None or c.state in _BUSY:
+                continue
+            o = self.ctx.store.order(c.order_id)
+            if o is None:
+                continue
+            if self._is_returnable(c, o):
+                out.append(c)
+        return out
+
+    @staticmethod
+    def _is_returnable(c: Compartment, o: Order) -> bool:
+        if c.content == Content.OLD_ID:
+            return True
+        if o.state in (OrderState.EXPIRED, OrderState.CANCELLED):
+            return True
+        return o.state == OrderState.STORED and o.code_used  # a handover that failed: staff hands it over
+
+    def take_out(self, session_id: str, number: int) -> int:
+        session = self.staff.require(session_id, role="loader")
+        actor = StaffAuth.actor(session)
+        with self.ctx.store.change(actor) as tx:
+            c = tx.compartment(number)
+            o = tx.order(c.order_id) if c.order_id else None
+            if o is None or c.state in _BUSY or not self._is_returnable(c, o):
+                raise FlowError(f"compartment {number} holds nothing to take back")
+            tx.set_compartment(
+                c,
+                CompartmentState.OPENING,
+                why="return",
+                purpose=OpenPurpose.RETURN,
+                resume_state=c.state,
+                door_confirmed_at=None,
+            )
+        return self._open(number, actor)
+
+    def maintenance_open(self, session_id: str, number: int, reason: str) -> int:
+        session = self.staff.require(session_id, role="maintenance")
+        why = _reason(reason)
+        actor = StaffAuth.actor(session)
+        with self.ctx.store.change(actor) as tx:
+            c = tx.compartment(number)
+            if c.state in _BUSY:
+                raise FlowError(f"compartment {number} is in a door cycle")
+            tx.set_compartment(
+                c,
+                CompartmentState.OPENING,
+                why="maintenance",
+                purpose=OpenPurpose.MAINTENANCE,
+                resume_state=c.state,
+                door_confirmed_at=None,
+            )
+            tx.audit("maintenance.reason", compartment=number, reason=why)
+        return self._open(number, actor)
+
+    def _open(self, number: int, actor: str) -> int:
+        if open_door(self.ctx, number):
+            with self.ctx.store.change(actor) as tx:
+                c = tx.compartment(number)
+                if c.door_confirmed_at is None:
+                    tx.set_compartment(c, why="door.opened", door_confirmed_at=tx.now)
+            return number
+        with self.ctx.store.change("system") as tx:
+            c = tx.compartment(number)
+            tx.set_compartment(
+                c,
+                CompartmentState.FAULTY,
+                why="door.did_not_open",
+                purpose=None,
+                resume_state=None,
+                reason="did not open",
+            )
+            tx.raise_alarm(AlarmKind.DOOR_DID_NOT_OPEN, number)
+        raise DoorDidNotOpen(number)
+
+    def disable(self, session_id: str, number: int, reason: str) -> None:
+        session = self.staff.require(session_id, role="maintenance")
+        why = _reason(reason)
+        with self.ctx.store.change(StaffAuth.actor(session)) as tx:
+            c = tx.compartment(number)
+            if c.state in _BUSY:
+                raise FlowError(f"compartment {number} is in a door cycle")
+            if c.state != CompartmentState.DISABLED:
+                tx.set_compartment(c, CompartmentState.DISABLED, why="disabled", reason=why)
+
+    def enable(self, session_id: str, number: int) -> None:
+        """Put a disabled or faulty compartment back in service (staff checked it); clears its alarms."""
+        session = self.staff.require(session_id, role="maintenance")
+        with self.ctx.store.change(StaffAuth.actor(session)) as tx:
+            c = tx.compartment(number)
+            if c.state not in (CompartmentState.DISABLED, CompartmentState.FAULTY):
+                raise FlowError(f"compartment {number} is {c.state}, not disabled or faulty")
+            target = CompartmentState.OCCUPIED if c.order_id else CompartmentState.FREE
+            tx.set_compartment(c, target, why="enabled", reason="")
+            for kind in (
+                AlarmKind.DOOR_FORCED,
+                AlarmKind.DOOR_DID_NOT_OPEN,
+                AlarmKind.SENSOR_DISAGREES,
+                AlarmKind.INTERRUPTED_CYCLE,
+                AlarmKind.DOOR_LEFT_OPEN,
+            ):
+                tx.clear_alarm(kind, number)
+
+    def reset_manual_path(self, session_id: str, order_id: str) -> None:
+        session = self.staff.require(session_id)
+        with self.ctx.store.change(StaffAuth.actor(session)) as tx:
+            o = tx.order(order_id)
+            tx.set_order(o, why="manual.reset", manual_failures=0)

@@ -1,0 +1,139 @@
+"""Named, transactional schema migrations, each recorded in the database when applied."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from locker.db import Database
+from locker.errors import StoreError
+
+
+@dataclass(frozen=True)
+class Migration:
+    name: str
+    apply: Callable[[sqlite3.Connection], None]
+
+
+def _m0001_initial(conn: sqlite3.Connection) -> None:
+    statements = [
+        """CREATE TABLE compartments (
+            number INTEGER PRIMARY KEY,
+            size TEXT NOT NULL CHECK (size IN ('S','M','L')),
+            height_mm INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            order_id TEXT,
+            content TEXT NOT NULL DEFAULT 'none',
+            purpose TEXT,
+            resume_state TEXT,
+            door_confirmed_at REAL,
+            door_alarmed INTEGER NOT NULL DEFAULT 0,
+            reason TEXT NOT NULL DEFAULT '',
+            updated_at REAL NOT NULL
+        )""",
+        """CREATE TABLE orders (
+            id TEXT PRIMARY KEY,
+            pickup_number TEXT NOT NULL,
+            document_kind TEXT NOT NULL,
+            size TEXT NOT NULL CHECK (size IN ('S','M','L')),
+            reachable INTEGER NOT NULL DEFAULT 0,
+            state TEXT NOT NULL,
+            compartment INTEGER REFERENCES compartments(number),
+            valid_from REAL NOT NULL,
+            valid_until REAL NOT NULL,
+            qr_verifier BLOB NOT NULL,
+            pin_verifier TEXT NOT NULL,
+            manual_failures INTEGER NOT NULL DEFAULT 0,
+            code_used INTEGER NOT NULL DEFAULT 0,
+            updated_at REAL NOT NULL
+        )""",
+        "CREATE INDEX orders_pickup_number ON orders(pickup_number)",
+        "CREATE INDEX orders_state ON orders(state)",
+        """CREATE TABLE audit (
+            seq INTEGER PRIMARY KEY,
+            event TEXT NOT NULL,
+            hash BLOB NOT NULL
+        )""",
+        """CREATE TABLE audit_checkpoints (
+            size INTEGER PRIMARY KEY,
+            head BLOB NOT NULL,
+            created_at REAL NOT NULL,
+            countersignature BLOB
+        )""",
+        """CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            delivered_at REAL
+        )""",
+        "CREATE TABLE failures (id INTEGER PRIMARY KEY, scope TEXT NOT NULL, at REAL NOT NULL)",
+        "CREATE INDEX failures_scope_at ON failures(scope, at)",
+        """CREATE TABLE staff (
+            id TEXT PRIMARY KEY,
+            badge_hash BLOB NOT NULL UNIQUE,
+            pin_verifier TEXT NOT NULL,
+            roles TEXT NOT NULL,
+            active INTEGER NOT NULL DEFAULT 1,
+            updated_at REAL NOT NULL
+        )""",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ]
+    for sql in statements:
+        conn.execute(sql)
+
+
+def _m0002_alarms_and_old_id(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE orders ADD COLUMN return_old_id INTEGER NOT NULL DEFAULT 0")
+    conn.execute(
+        """CREATE TABLE alarms (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            compartment INTEGER,
+            board TEXT NOT NULL DEFAULT '',
+            raised_at REAL NOT NULL,
+            cleared_at REAL
+        )"""
+    )
+    conn.execute("CREATE INDEX alarms_open ON alarms(kind, compartment) WHERE cleared_at IS NULL")
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("0001_initial", _m0001_initial),
+    Migration("0002_alarms_and_old_id", _m0002_alarms_and_old_id),
+)
+
+
+def _ensure_table(database: Database) -> None:
+    database.conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+
+
+def applied(database: Database) -> list[str]:
+    if "_migrations" not in database.db.table_names():
+        return []
+    return [str(r["name"]) for r in database.query("SELECT name FROM _migrations ORDER BY name")]
+
+
+def migrate(database: Database, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[str]:
+    """Apply every migration not yet recorded, each in its own transaction; return the names applied."""
+    _ensure_table(database)
+    done = set(applied(database))
+    known = {m.name for m in migrations}
+    unknown = done - known
+    if unknown:
+        raise StoreError(f"database has migrations this version does not know: {', '.join(sorted(unknown))}")
+    ran: list[str] = []
+    for m in migrations:
+        if m.name in done:
+            continue
+        try:
+            with database.write() as conn:
+                m.apply(conn)
+                conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (m.name, time.time()))
+        except sqlite3.Error as exc:
+            raise StoreError(f"migration {m.name} failed: {exc}") from exc
+        ran.append(m.name)
+    return ran

@@ -1,0 +1,171 @@
+"""The state model: order and compartment states, their allowed transitions (as data), and the records."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from locker.errors import TransitionError
+
+
+class Size(enum.StrEnum):
+    """Compartment and envelope sizes; a larger compartment takes a smaller envelope."""
+
+    S = "S"
+    M = "M"
+    L = "L"
+
+    @property
+    def rank(self) -> int:
+        return "SML".index(self.value)
+
+    def fits_into(self, compartment: Size) -> bool:
+        return self.rank <= compartment.rank
+
+
+class OrderState(enum.StrEnum):
+    ANNOUNCED = "announced"  # synced, not (yet) in a compartment; may be assigned one while loading
+    STORED = "stored"  # loaded, door closed: the citizen is notified
+    COLLECTING = "collecting"  # code consumed and door commanded; becomes collected when the door closes
+    COLLECTED = "collected"  # door closed after pickup: handover proof written
+    EXPIRED = "expired"  # pickup window over
+    RETURNED = "returned"  # staff took it out of the compartment
+    CANCELLED = "cancelled"  # cancelled by the backend
+
+
+class CompartmentState(enum.StrEnum):
+    FREE = "free"
+    LOADING = "loading"  # assigned to an order being loaded; door commanded or open
+    OCCUPIED = "occupied"  # holds a document (or a returned old ID)
+    OPENING = "opening"  # a door cycle for pickup, return or maintenance is in progress
+    FAULTY = "faulty"  # did not open, forced, or sensors disagree: staff must look
+    DISABLED = "disabled"  # taken out of service by staff
+
+
+class OpenPurpose(enum.StrEnum):
+    """Why a compartment in state OPENING was opened."""
+
+    PICKUP = "pickup"
+    RETURN = "return"
+    MAINTENANCE = "maintenance"
+
+
+class Content(enum.StrEnum):
+    """What is physically in a compartment as far as the station knows."""
+
+    NONE = "none"
+    DOCUMENT = "document"
+    OLD_ID = "old_id"
+
+
+class DoorState(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    UNKNOWN = "unknown"
+
+
+class AlarmKind(enum.StrEnum):
+    DOOR_FORCED = "door_forced"
+    DOOR_LEFT_OPEN = "door_left_open"
+    DOOR_DID_NOT_OPEN = "door_did_not_open"
+    SENSOR_DISAGREES = "sensor_disagrees"
+    BOARD_OFFLINE = "board_offline"
+    BRUTE_FORCE = "brute_force"
+    INTERRUPTED_CYCLE = "interrupted_cycle"
+
+
+ORDER_TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
+    OrderState.ANNOUNCED: frozenset({OrderState.STORED, OrderState.EXPIRED, OrderState.CANCELLED}),
+    OrderState.STORED: frozenset(
+        {OrderState.COLLECTING, OrderState.EXPIRED, OrderState.CANCELLED, OrderState.RETURNED}
+    ),
+    OrderState.COLLECTING: frozenset({OrderState.COLLECTED, OrderState.STORED}),
+    OrderState.COLLECTED: frozenset(),
+    OrderState.EXPIRED: frozenset({OrderState.RETURNED}),
+    OrderState.RETURNED: frozenset(),
+    OrderState.CANCELLED: frozenset({OrderState.RETURNED}),
+}
+
+COMPARTMENT_TRANSITIONS: dict[CompartmentState, frozenset[CompartmentState]] = {
+    CompartmentState.FREE: frozenset(
+        {
+            CompartmentState.LOADING,
+            CompartmentState.OPENING,
+            CompartmentState.FAULTY,
+            CompartmentState.DISABLED,
+        }
+    ),
+    CompartmentState.LOADING: frozenset({CompartmentState.OCCUPIED, CompartmentState.FREE, CompartmentState.FAULTY}),
+    CompartmentState.OCCUPIED: frozenset(
+        {CompartmentState.OPENING, CompartmentState.FAULTY, CompartmentState.DISABLED}
+    ),
+    CompartmentState.OPENING: frozenset(
+        {
+            CompartmentState.FREE,
+            CompartmentState.OCCUPIED,
+            CompartmentState.FAULTY,
+            CompartmentState.DISABLED,
+        }
+    ),
+    CompartmentState.FAULTY: frozenset(
+        {
+            CompartmentState.OPENING,
+            CompartmentState.FREE,
+            CompartmentState.OCCUPIED,
+            CompartmentState.DISABLED,
+        }
+    ),
+    CompartmentState.DISABLED: frozenset(
+        {CompartmentState.OPENING, CompartmentState.FREE, CompartmentState.OCCUPIED, CompartmentState.FAULTY}
+    ),
+}
+
+# Order states in which the order physically occupies its compartment.
+IN_COMPARTMENT = frozenset({OrderState.STORED, OrderState.COLLECTING, OrderState.EXPIRED, OrderState.CANCELLED})
+# Order states in which a pickup number must be unique among the station's orders.
+LIVE = frozenset({OrderState.ANNOUNCED, OrderState.STORED, OrderState.COLLECTING, OrderState.EXPIRED})
+
+
+def check_order_transition(old: OrderState, new: OrderState) -> None:
+    """Raise TransitionError unless the state model allows ``old -> new`` for an order."""
+    if new not in ORDER_TRANSITIONS[old]:
+        raise TransitionError(f"order: {old} -> {new} is not allowed")
+
+
+def check_compartment_transition(old: CompartmentState, new: CompartmentState) -> None:
+    """Raise TransitionError unless the state model allows ``old -> new`` for a compartment."""
+    if new not in COMPARTMENT_TRANSITIONS[old]:
+        raise TransitionError(f"compartment: {old} -> {new} is not allowed")
+
+
+@dataclass(frozen=True)
+class Order:
+    id: str
+    pickup_number: str
+    document_kind: str
+    size: Size
+    reachable: bool
+    return_old_id: bool
+    state: OrderState
+    compartment: int | None
+    valid_from: float
+    valid_until: float
+    qr_verifier: bytes
+    pin_verifier: str
+    manual_failures: int
+    code_used: bool
+
+
+@dataclass(frozen=True)
+class Compartment:
+    number: int
+    size: Size
+    height_mm: int
+    state: CompartmentState
+    order_id: str | None
+    content: Content
+    purpose: OpenPurpose | None
+    resume_state: CompartmentState | None
+    door_confirmed_at: float | None
+    door_alarmed: bool
+    reason: str

@@ -1,0 +1,102 @@
+"""Interfaces the core needs from the outside world: lock bank, clock, outbox and scanner stream."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from locker.model import DoorState
+
+
+class DoorEventKind(enum.StrEnum):
+    OPENED = "opened"  # a door read open
+    CLOSED = "closed"  # a door read closed
+    OPENED_UNCOMMANDED = "opened_uncommanded"  # opened although no unlock was sent (forced)
+    ITEM_PRESENT = "item_present"
+    ITEM_ABSENT = "item_absent"
+    BOARD_OFFLINE = "board_offline"
+    BOARD_ONLINE = "board_online"
+
+
+@dataclass(frozen=True)
+class DoorEvent:
+    """Something a lock bank observed. ``compartment`` is None for board-level events."""
+
+    kind: DoorEventKind
+    compartment: int | None
+    at: float
+    board: str = ""  # "bus/address" for board events
+
+
+@dataclass(frozen=True)
+class DoorReading:
+    door: DoorState
+    item: bool | None  # None: this board has no item sensor for the compartment
+
+
+@dataclass(frozen=True)
+class UnlockResult:
+    compartment: int
+    opened: bool  # the door read open before the deadline
+    ms: float
+
+
+class LockBank(Protocol):
+    """Opens compartments and reports their doors. Implementations raise HardwareError subclasses."""
+
+    def unlock(self, compartment: int, confirm_s: float) -> UnlockResult:
+        """Pulse the lock once, then read the door until it reads open or ``confirm_s`` passes."""
+        ...
+
+    def read(self, compartment: int) -> DoorReading:
+        """Read the current door and item state of one compartment from the board."""
+        ...
+
+    def poll_events(self, timeout: float) -> Sequence[DoorEvent]:
+        """Wait up to ``timeout`` seconds for door/board events and return those that happened."""
+        ...
+
+    def safe_state(self) -> None:
+        """Drive every lock output to its de-energised state (called at start and stop)."""
+        ...
+
+
+class Clock(Protocol):
+    """Wall time (seconds since the epoch) that never goes below the station's time floor."""
+
+    def now(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    id: str
+    seq: int
+    kind: str
+    body: str  # canonical JSON
+    created_at: float
+
+
+class Outbox(Protocol):
+    """Events waiting for delivery to the backend (written in the same transaction as the change)."""
+
+    def pending(self, limit: int) -> list[OutboxEvent]: ...
+
+    def mark_delivered(self, ids: Sequence[str], at: float) -> None: ...
+
+
+class ScanSource(enum.StrEnum):
+    CAMERA = "camera"
+    WEDGE = "wedge"
+    SERIAL = "serial"
+    SIMULATOR = "simulator"
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One payload read by a scanner; which flow it is for is decided by the flow, not the scanner."""
+
+    text: str
+    source: ScanSource
+    at: float
