@@ -1,0 +1,289 @@
+"""Property test: random loads, pickups with right and wrong codes, door events, faults and restarts."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from locker import audit, codes, throttle
+from locker.errors import (
+    BadInput,
+    CodeError,
+    DoorDidNotOpen,
+    FlowError,
+    SessionError,
+)
+from locker.model import IN_COMPARTMENT, CompartmentState, OrderState, Size
+from locker.store import NewOrder
+from tests.harness import DAY, Codes, Station, make_station
+
+N_ORDERS = 10
+N_COMPARTMENTS = 4
+
+
+def _pool() -> list[tuple[Codes, codes.IssuedCodes]]:
+    out = []
+    for i in range(N_ORDERS):
+        oid = f"ORD-{i:04d}"
+        issued = codes.issue_codes(oid, f"{40000000 + i * 7919:08d}")
+        out.append((Codes(oid, issued.qr.payload, issued.pickup_number, issued.pin), issued))
+    return out
+
+
+POOL = _pool()  # argon2id is slow on purpose: issue the codes once for every example
+
+
+def digest(s: Station) -> list[tuple[object, ...]]:
+    rows: list[tuple[object, ...]] = []
+    for t in ("orders", "compartments", "audit", "outbox", "failures", "alarms", "staff", "meta"):
+        rows.extend(tuple(r) for r in s.database.query(f"SELECT * FROM {t}"))
+    return rows
+
+
+class StationMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.dir = Path(tempfile.mkdtemp(prefix="wibox-prop-"))
+        self.s = make_station(self.dir, n=N_COMPARTMENTS)
+        self.sid = self.s.staff_session()
+        self.announced: set[int] = set()
+        self.opens: dict[str, int] = {}  # pickups that opened a door, per order
+
+    def teardown(self) -> None:
+        self.s.database.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _session(self) -> str:
+        try:
+            self.s.flows.staff.require(self.sid)
+        except SessionError:
+            who = self.s.flows.staff.authenticate(self._badge(), "246810")
+            self.sid = self.s.flows.staff.open_session(who).id
+        return self.sid
+
+    def _badge(self) -> str:
+        badge = self.s.flows.staff.add("ANNA-01", "246810", ("loader", "maintenance"))
+        return badge.payload
+
+    # -- rules ------------------------------------------------------------------------------------------
+    @initialize(loaded=st.integers(0, 3))
+    def some_orders_waiting(self, loaded: int) -> None:
+        for i in range(5):
+            self.announce(i, Size.S, i % 2 == 0)
+        for i in range(loaded):
+            self.load(i * 5 + 1, True)
+
+    @rule(i=st.integers(0, N_ORDERS - 1), size=st.sampled_from(list(Size)), reachable=st.booleans())
+    def announce(self, i: int, size: Size, reachable: bool) -> None:
+        if i in self.announced:
+            return
+        c, issued = POOL[i]
+        now = self.s.clock.now()
+        self.s.flows.orders.announce(
+            [
+                NewOrder(
+                    c.order_id,
+                    c.pickup_number,
+                    "id_card",
+                    size,
+                    reachable,
+                    False,
+                    now,
+                    now + 3 * DAY,
+                    issued.qr_verifier,
+                    issued.pin_verifier,
+                )
+            ]
+        )
+        self.announced.add(i)
+
+    def _pick(self, k: int, state: OrderState) -> int:
+        """Mostly an order in ``state`` (so loads and pickups really happen), sometimes any order."""
+        ids = [int(o.id[4:]) for o in self.s.store.orders([state])]
+        return ids[k % len(ids)] if ids and k % 5 else k % N_ORDERS
+
+    @rule(k=st.integers(0, 99), put_item=st.booleans())
+    def load(self, k: int, put_item: bool) -> None:
+        c, _ = POOL[self._pick(k, OrderState.ANNOUNCED)]
+        try:
+            a = self.s.flows.loading.scan_label(self._session(), codes.label_payload(c.order_id))
+        except (FlowError, BadInput):
+            return
+        event("load opened a door")
+        self.s.pump()
+        if put_item:
+            self.s.bank.put_item(a.compartment)
+        self.s.bank.close(a.compartment)
+        self.s.pump()
+
+    def _after_open(self, order_id: str, n: int, take: bool) -> None:
+        self.opens[order_id] = self.opens.get(order_id, 0) + 1
+        event("pickup opened a door")
+        self.s.pump()
+        if take:
+            self.s.bank.take_item(n)
+        self.s.bank.close(n)
+        self.s.pump()
+
+    @rule(k=st.integers(0, 99), right=st.booleans(), take=st.booleans())
+    def pickup_qr(self, k: int, right: bool, take: bool) -> None:
+        c, _ = POOL[self._pick(k, OrderState.STORED)]
+        qr = c.qr if right else codes.QrCode(c.order_id, codes.new_token()).payload
+        try:
+            v = self.s.flows.pickup.verify(self.s.flows.pickup.scan_qr(qr))
+        except CodeError:
+            return
+        assert right, "a wrong QR token was accepted"
+        try:
+            n = self.s.flows.pickup.confirm_receipt(v)
+        except DoorDidNotOpen:
+            event("pickup door did not open")
+            return
+        except CodeError:
+            return
+        self._after_open(c.order_id, n, take)
+
+    @rule(k=st.integers(0, 99), right=st.booleans())
+    def pickup_manual(self, k: int, right: bool) -> None:
+        c, _ = POOL[self._pick(k, OrderState.STORED)]
+        pin = c.pin if right else f"{(int(c.pin) + 1) % 10**6:06d}"
+        try:
+            v = self.s.flows.pickup.verify(self.s.flows.pickup.enter_manual(c.pickup_number, pin))
+        except CodeError:
+            event("manual code refused")
+            return
+        assert right, "a wrong PIN was accepted"
+        try:
+            n = self.s.flows.pickup.confirm_receipt(v)
+        except (DoorDidNotOpen, CodeError):
+            return
+        self._after_open(c.order_id, n, True)
+
+    @rule(n=st.integers(1, N_COMPARTMENTS), jammed=st.booleans())
+    def jam(self, n: int, jammed: bool) -> None:
+        self.s.bank.jam(n, jammed)
+
+    @rule(n=st.integers(1, N_COMPARTMENTS))
+    def force_door(self, n: int) -> None:
+        self.s.bank.force(n)
+        self.s.pump()
+
+    @rule(n=st.integers(1, N_COMPARTMENTS))
+    def close_door(self, n: int) -> None:
+        self.s.bank.close(n)
+        self.s.pump()
+
+    @rule(n=st.integers(1, N_COMPARTMENTS))
+    def staff_fix(self, n: int) -> None:
+        self.s.bank.jam(n, False)
+        self.s.bank.close(n)
+        self.s.pump()
+        with contextlib.suppress(FlowError):  # only disabled or faulty compartments can be enabled
+            self.s.flows.staffwork.enable(self._session(), n)
+
+    @rule(n=st.integers(1, N_COMPARTMENTS))
+    def staff_take_out(self, n: int) -> None:
+        if n not in {c.number for c in self.s.flows.staffwork.returnable()}:
+            return
+        try:
+            self.s.flows.staffwork.take_out(self._session(), n)
+        except (DoorDidNotOpen, FlowError):
+            return
+        self.s.bank.take_item(n)
+        self.s.bank.close(n)
+        self.s.pump()
+
+    @rule(hours=st.integers(1, 48))
+    def time_passes(self, hours: int) -> None:
+        self.s.clock.advance(hours * 3600)
+        self.s.flows.orders.expire_due()
+        self.s.flows.doors.check_timers()
+
+    @rule()
+    def restart(self) -> None:
+        cfg = self.s.config.throttle
+        before = [self.s.store.throttle_state(scope, cfg) for scope in (throttle.SCOPE_MANUAL, throttle.SCOPE_STAFF)]
+        self.s.restart()
+        event("restart")
+        after = [self.s.store.throttle_state(scope, cfg) for scope in (throttle.SCOPE_MANUAL, throttle.SCOPE_STAFF)]
+        assert before == after, "throttle state changed across a restart"
+
+    @rule(text=st.text(max_size=40), which=st.sampled_from(["qr", "manual", "label", "badge"]))
+    def bad_input(self, text: str, which: str) -> None:
+        sid = self._session()
+        before = digest(self.s)
+        try:
+            if which == "qr":
+                self.s.flows.pickup.scan_qr(text)
+            elif which == "manual":
+                self.s.flows.pickup.enter_manual(text, text)
+            elif which == "label":
+                self.s.flows.loading.scan_label(sid, "x" + text)
+                return  # a well-formed label for a known order is a real load, not bad input
+            else:
+                self.s.flows.staff.authenticate("x" + text, "1")
+        except BadInput:
+            event("bad input refused")
+            assert digest(self.s) == before, "bad input changed the database"
+            return
+        except (CodeError, FlowError):
+            return
+
+    # -- invariants -------------------------------------------------------------------------------------
+    @invariant()
+    def a_code_opens_at_most_once(self) -> None:
+        assert all(v <= 1 for v in self.opens.values()), self.opens
+
+    @invariant()
+    def a_compartment_holds_at_most_one_order(self) -> None:
+        comps = {c.number: c for c in self.s.store.compartments()}
+        holders: dict[int, list[str]] = {}
+        for o in self.s.store.orders():
+            if o.state in (OrderState.STORED, OrderState.COLLECTING):
+                assert o.compartment is not None, o
+            in_box = o.state in IN_COMPARTMENT or o.state == OrderState.ANNOUNCED
+            if in_box and o.compartment is not None:
+                holders.setdefault(o.compartment, []).append(o.id)
+        for n, ids in holders.items():
+            assert len(ids) <= 1, (n, ids)
+            assert comps[n].order_id == ids[0], (n, ids, comps[n])
+        referenced = [c.order_id for c in comps.values() if c.order_id is not None]
+        assert len(referenced) == len(set(referenced)), referenced
+        for c in comps.values():
+            if c.state == CompartmentState.FREE:
+                assert c.order_id is None, c
+
+    @invariant()
+    def every_state_change_is_audited(self) -> None:
+        orders: dict[str, str] = {}
+        compartments: dict[int, str] = {}
+        for e in audit.entries(self.s.database):
+            ev = e.event
+            if ev["type"] == "order.state":
+                assert orders.get(ev["order"]) == ev.get("from"), ev
+                orders[ev["order"]] = ev["to"]
+            elif ev["type"] == "compartment.state":
+                assert compartments.get(ev["compartment"]) == ev.get("from"), ev
+                compartments[ev["compartment"]] = ev["to"]
+        assert orders == {o.id: o.state.value for o in self.s.store.orders()}
+        assert compartments == {c.number: c.state.value for c in self.s.store.compartments()}
+
+    @invariant()
+    def chain_verifies(self) -> None:
+        report = audit.verify(self.s.database)
+        assert report.ok, report.problem
+
+
+StationMachine.TestCase.settings = settings(
+    max_examples=40,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestStationMachine = StationMachine.TestCase
