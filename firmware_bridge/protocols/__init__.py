@@ -1,0 +1,1 @@
+"""Lock-board wire protocols: one module per protocol, each a frame table plus typed encode/decode helpers."""

@@ -1,0 +1,81 @@
+"""1,000 unlock cycles per driver over a lossy line: never a false "opened", every failure reported."""
+
+from __future__ import annotations
+
+import collections
+import time
+
+from firmware_bridge.errors import BridgeError
+from firmware_bridge.sim.faults import Faults
+from firmware_bridge.sim.wall import SimEvent
+from firmware_bridge.transport import LinkPolicy
+from locker.model import DoorState
+from tests.contract.contract_rigs import MakeRig, RigRequest
+
+CYCLES = 1000
+CONFIRM_S = 0.08
+
+
+def test_thousand_unlock_cycles_with_dropped_and_corrupted_frames(make_rig: MakeRig) -> None:
+    rig = make_rig(
+        RigRequest(
+            boards=2,
+            spring_delay_s=0.002,
+            timeout_ms=25,
+            gap_ms=0,
+            link=LinkPolicy(read_retries=2, backoff_s=0.001, offline_after=3, probe_interval_s=0.02),
+            faults=Faults(drop_rate=0.05, corrupt_rate=0.01),
+            seed=7,
+        )
+    )
+    if not rig.comm_faults:
+        return  # this simulator cannot lose frames
+    drv, wall, bus = rig.driver, rig.wall, rig.bus
+    outcomes: collections.Counter[str] = collections.Counter()
+    errors: collections.Counter[str] = collections.Counter()
+    t0 = time.monotonic()
+    for i in range(CYCLES):
+        board = rig.boards[i % len(rig.boards)]
+        lock = i % rig.locks + 1
+        try:
+            drv.pulse(board, lock)
+        except Exception as exc:  # every failure must come from the declared family
+            assert isinstance(exc, BridgeError), repr(exc)
+            errors[type(exc).__name__] += 1
+        opened = False
+        deadline = time.monotonic() + CONFIRM_S
+        while time.monotonic() < deadline:
+            try:
+                reading = drv.status(board).doors[lock]
+            except Exception as exc:
+                assert isinstance(exc, BridgeError), repr(exc)
+                errors[type(exc).__name__] += 1
+                continue
+            if reading is DoorState.OPEN:
+                # the simulated door cannot close by itself, so it must be open now
+                assert wall.is_open(bus, board, lock), f"false open in cycle {i}"
+                opened = True
+                break
+            time.sleep(0.0005)
+        outcomes["opened" if opened else "reported_not_opened"] += 1
+        # the person closes the door; like the lock bank, wait until the driver reads it closed
+        wall.close_door(bus, board, lock)
+        while True:
+            try:
+                if drv.status(board).doors[lock] is DoorState.CLOSED:
+                    break
+            except Exception as exc:
+                assert isinstance(exc, BridgeError), repr(exc)
+                errors[type(exc).__name__] += 1
+    elapsed = time.monotonic() - t0
+    dropped = len(wall.recorder.records(SimEvent.DROPPED_REQUEST)) + len(wall.recorder.records(SimEvent.DROPPED_REPLY))
+    corrupted = len(wall.recorder.records(SimEvent.CORRUPTED_REPLY))
+    print(
+        f"\n{rig.name}: {CYCLES} cycles in {elapsed:.1f} s, {dict(outcomes)}, errors {dict(errors)}, "
+        f"dropped {dropped}, corrupted {corrupted}"
+    )
+    assert dropped > 0 and corrupted > 0, "the fault injection did not happen"
+    assert outcomes["opened"] + outcomes["reported_not_opened"] == CYCLES
+    assert outcomes["opened"] > CYCLES * 0.85  # retries of status reads keep most cycles working
+    assert sum(errors.values()) > 0  # losses were reported, not hidden
+    assert elapsed < 60
