@@ -1,0 +1,6 @@
+"""Code scanners: camera decoding (zxing-cpp, pyzbar), wedge and serial scanner devices, one scan stream.
+
+Modules: hub (ScanHub, status), camera (CameraScanner), chain/decoders/variants (decoding), wedge/keymaps
+(keyboard-wedge scanners), serial_scanner (serial/USB-CDC scanners), cli (`wibox decode`, `wibox scan`).
+Kept free of imports so `wibox --help` does not load OpenCV.
+"""

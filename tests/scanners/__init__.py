@@ -1,0 +1,1 @@
+"""Tests of the code scanners: decoding, camera loop, wedge and serial devices, hub and CLI."""
