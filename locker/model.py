@@ -72,6 +72,7 @@ class AlarmKind(enum.StrEnum):
     BOARD_OFFLINE = "board_offline"
     BRUTE_FORCE = "brute_force"
     INTERRUPTED_CYCLE = "interrupted_cycle"
+    SCANNER_FAILED = "scanner_failed"
 
 
 ORDER_TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from locker.config import StationConfig
 from locker.flows.common import FlowContext
 from locker.flows.doors import DoorFlow
+from locker.flows.health import ScannerHealthFlow
 from locker.flows.loading import LoadAssignment, LoadingFlow
 from locker.flows.orders import OrdersFlow
 from locker.flows.pickup import CodeMethod, PendingPickup, PickupFlow, VerifiedPickup
@@ -37,3 +38,4 @@ class Flows:
         self.staffwork = StaffWorkFlow(self.ctx, self.staff)
         self.doors = DoorFlow(self.ctx)
         self.recovery = RecoveryFlow(self.ctx, self.doors)
+        self.health = ScannerHealthFlow(self.ctx)
