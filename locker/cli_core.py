@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from locker import __version__, audit
 from locker.clock import SystemClock
 from locker.config import StationConfig, describe_keys, load_config
 from locker.db import Database
+from locker.errors import StoreError
 from locker.migrations import MIGRATIONS, applied, migrate
 from locker.staff import ROLES, StaffAuth
 from locker.store import Store
@@ -63,6 +65,8 @@ def _open_store(path: str) -> tuple[Database, Store]:
 
 
 def _db_check(args: argparse.Namespace) -> int:
+    if not Path(args.database).is_file():
+        raise StoreError(f"{args.database}: no such database file")
     database = Database(args.database)
     report: dict[str, Any] = {"database": args.database}
     integrity = database.integrity_check(quick=False)

@@ -31,11 +31,15 @@ class Database:
         self.conn = conn
         self._lock = threading.RLock()
         self._depth = 0
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        if str(path) != ":memory:":
-            self.db.enable_wal()
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA foreign_keys=ON")
+        try:
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            if str(path) != ":memory:":
+                self.db.enable_wal()
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"cannot use database {path}: {exc}") from exc
 
     def close(self) -> None:
         with self._lock:
