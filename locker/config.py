@@ -38,6 +38,15 @@ def _spec(
 
 
 @dataclass(frozen=True)
+class GpioPinConfig:
+    """The header pins of one lock on a gpio bus (BCM numbers)."""
+
+    lock: int = field(metadata=_spec("lock number on the gpio bus, from 1", lo=1, hi=28))
+    relay: int = field(metadata=_spec("BCM pin of the relay output", lo=0, hi=27))
+    door: int = field(metadata=_spec("BCM pin of the door (reed) input", lo=0, hi=27))
+
+
+@dataclass(frozen=True)
 class BusConfig:
     """One serial bus (or the GPIO header) with the boards on it."""
 
@@ -50,6 +59,15 @@ class BusConfig:
     gap_ms: int = field(default=30, metadata=_spec("pause between requests on the bus in ms", lo=0, hi=1000))
     timeout_ms: int = field(default=300, metadata=_spec("reply timeout in ms", lo=20, hi=5000))
     rs485_rts: bool = field(default=False, metadata=_spec("let the kernel switch RTS for RS485 direction"))
+    channels: int = field(
+        default=16, metadata=_spec("locks per board (xor-8a reply length, modbus-relay relays)", lo=1, hi=48)
+    )
+    relay_active_high: bool = field(
+        default=False, metadata=_spec("gpio only: relays switch on with a high output (most HATs: false)")
+    )
+    pins: tuple[GpioPinConfig, ...] = field(
+        default=(), metadata=_spec("gpio only: one {lock, relay, door} table per lock (required for gpio)")
+    )
 
 
 @dataclass(frozen=True)
@@ -117,6 +135,20 @@ class StorageConfig:
 
 
 @dataclass(frozen=True)
+class DisplayConfig:
+    """The kiosk screen: its physical size (touch targets are sized in millimetres) and inactivity timing."""
+
+    diagonal_in: float = field(default=10.1, metadata=_spec("visible screen diagonal in inches", lo=4, hi=43))
+    width_px: int = field(default=1280, metadata=_spec("screen width in CSS pixels", lo=320, hi=7680))
+    height_px: int = field(default=800, metadata=_spec("screen height in CSS pixels", lo=320, hi=7680))
+    key_mm: float = field(default=15.0, metadata=_spec("edge of a keypad key in mm (EN 301 549: 15 mm)", lo=9, hi=40))
+    idle_timeout_s: int = field(default=90, metadata=_spec("citizen inactivity before input is cleared", lo=40, hi=900))
+    idle_warning_s: int = field(
+        default=30, metadata=_spec("warning with sound this long before the timeout (at least 20)", lo=20, hi=300)
+    )
+
+
+@dataclass(frozen=True)
 class StationConfig:
     """The whole station configuration."""
 
@@ -127,6 +159,7 @@ class StationConfig:
     policy: PolicyConfig = field(default_factory=PolicyConfig, metadata=_spec("city policy"))
     throttle: ThrottleConfig = field(default_factory=ThrottleConfig, metadata=_spec("throttle"))
     storage: StorageConfig = field(default_factory=StorageConfig, metadata=_spec("storage"))
+    display: DisplayConfig = field(default_factory=DisplayConfig, metadata=_spec("kiosk screen"))
 
     def compartment(self, number: int) -> CompartmentConfig:
         for c in self.compartments:
@@ -214,6 +247,38 @@ def _build(cls: type[Any], table: dict[str, Any], prefix: str) -> Any:
     return cls(**kwargs)
 
 
+def _check_gpio(i: int, b: BusConfig) -> None:
+    """gpio buses need their pins (locks 1..n, every pin used once); other drivers must not have any."""
+    if b.driver != "gpio":
+        if b.pins:
+            raise ConfigError(f"buses[{i}].pins: only allowed for driver gpio, not {b.driver}")
+        if b.relay_active_high:
+            raise ConfigError(f"buses[{i}].relay_active_high: only allowed for driver gpio, not {b.driver}")
+        return
+    if not b.pins:
+        raise ConfigError(f"buses[{i}].pins: required for driver gpio (one {{lock, relay, door}} per lock)")
+    locks = sorted(p.lock for p in b.pins)
+    if locks != list(range(1, len(b.pins) + 1)):
+        raise ConfigError(f"buses[{i}].pins: locks must be numbered 1..{len(b.pins)} once each, got {locks}")
+    seen: set[int] = set()
+    for j, p in enumerate(b.pins):
+        for what, pin in (("relay", p.relay), ("door", p.door)):
+            if pin in seen:
+                raise ConfigError(f"buses[{i}].pins[{j}].{what}: BCM pin {pin} is used twice")
+            seen.add(pin)
+
+
+def _check_channel(i: int, c: CompartmentConfig, b: BusConfig) -> None:
+    """A compartment's lock must exist on its bus where the configuration says how many there are."""
+    if b.driver == "gpio":
+        if c.board != 0:
+            raise ConfigError(f"compartments[{i}].board: a gpio bus has only board 0, not {c.board}")
+        if c.lock > len(b.pins):
+            raise ConfigError(f"compartments[{i}].lock: bus {b.name} has pins for locks 1..{len(b.pins)} only")
+    elif b.driver in ("xor-8a", "modbus-relay") and c.lock > b.channels:
+        raise ConfigError(f"compartments[{i}].lock: bus {b.name} has {b.channels} channels per board")
+
+
 def _cross_check(cfg: StationConfig) -> None:
     names = [b.name for b in cfg.buses]
     for i, b in enumerate(cfg.buses):
@@ -221,6 +286,7 @@ def _cross_check(cfg: StationConfig) -> None:
             raise ConfigError(f"buses[{i}].name: {b.name!r} is used twice")
         if b.driver != "gpio" and not b.port:
             raise ConfigError(f"buses[{i}].port: required for driver {b.driver}")
+        _check_gpio(i, b)
     if not cfg.compartments:
         raise ConfigError("compartments: at least one compartment is required")
     seen_numbers: set[int] = set()
@@ -231,12 +297,15 @@ def _cross_check(cfg: StationConfig) -> None:
         seen_numbers.add(c.number)
         if c.bus not in names:
             raise ConfigError(f"compartments[{i}].bus: no bus named {c.bus!r}")
+        _check_channel(i, c, cfg.buses[names.index(c.bus)])
         chan = (c.bus, c.board, c.lock)
         if chan in seen_channels:
             raise ConfigError(f"compartments[{i}].lock: bus {c.bus} board {c.board} lock {c.lock} is used twice")
         seen_channels.add(chan)
     if cfg.policy.reachable_min_mm > cfg.policy.reachable_max_mm:
         raise ConfigError("policy.reachable_min_mm: must not exceed policy.reachable_max_mm")
+    if cfg.display.idle_warning_s >= cfg.display.idle_timeout_s:
+        raise ConfigError("display.idle_warning_s: must be shorter than display.idle_timeout_s")
 
 
 def parse_config(text: str) -> StationConfig:

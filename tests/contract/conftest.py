@@ -18,12 +18,14 @@ from tests.contract.contract_rigs import (
     RigRequest,
     cu16_rig,
     cu48_rig,
+    gpio_rig,
     modbus_relay_rig,
     xor_8a_rig,
 )
 
-# Register more drivers here (e.g. "modbus-relay", "gpio"): name -> factory yielding a Rig.
+# Register more drivers here: name -> factory yielding a Rig (declare its capabilities on the Rig).
 RIGS: dict[str, RigFactory] = {
+    "gpio": gpio_rig,
     "kerong-cu16": cu16_rig,
     "kerong-cu48": cu48_rig,
     "xor-8a": xor_8a_rig,

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from firmware_bridge.driver import BoardDriver
+import pytest
+from gpiozero.pins.mock import MockFactory  # type: ignore[import-untyped]
+
+from firmware_bridge.driver import BoardDriver, BoardStatus
+from firmware_bridge.gpio_driver import GpioPins
 from firmware_bridge.registry import DriverOptions, make_driver
 from firmware_bridge.sim.faults import Faults, OneShot
+from firmware_bridge.sim.gpio_sim import GpioWallSim
 from firmware_bridge.sim.kerong_cu16 import KerongCu16Sim
 from firmware_bridge.sim.kerong_cu48 import KerongCu48Sim
 from firmware_bridge.sim.modbus_sim import ModbusRelaySim
@@ -18,10 +24,22 @@ from firmware_bridge.sim.pty_sim import PtySimulator
 from firmware_bridge.sim.wall import Wall
 from firmware_bridge.sim.xor_8a import Xor8aSim
 from firmware_bridge.transport import LinkPolicy
-from locker.config import BusConfig, Polarity
+from locker.config import BusConfig, GpioPinConfig, Polarity
 from locker.model import DoorState
 
 BUS = "bus0"
+
+
+class Capability(enum.StrEnum):
+    """What a rig can do; a contract test that needs a capability the rig lacks is skipped with the reason."""
+
+    MULTI_BOARD = "multi_board"  # several addressable boards on one bus
+    CAN_GO_SILENT = "can_go_silent"  # a board can stop answering (power, cable)
+    COMM_FAULTS = "comm_faults"  # the simulator can drop, corrupt and delay frames
+    ITEM_SENSORS = "item_sensors"  # the boards report item sensors
+
+
+ALL = frozenset(Capability)
 
 
 class SimControl(Protocol):
@@ -64,8 +82,17 @@ class Rig:
     bus: str
     boards: tuple[int, ...]
     locks: int  # lock channels per board
-    item_sensors: bool
-    comm_faults: bool = True  # the simulator can drop and corrupt frames
+    capabilities: frozenset[Capability]
+
+    @property
+    def item_sensors(self) -> bool:
+        return Capability.ITEM_SENSORS in self.capabilities
+
+    def require(self, *caps: Capability) -> None:
+        """Skip the calling test (with the reason) unless this rig has every capability in ``caps``."""
+        missing = [c.value for c in caps if c not in self.capabilities]
+        if missing:
+            pytest.skip(f"{self.name} rig lacks {', '.join(missing)}")
 
 
 RigFactory = Callable[[RigRequest], contextlib.AbstractContextManager[Rig]]
@@ -101,7 +128,8 @@ def _serial_rig(
     try:
         driver = make_driver(_bus(name, port, req), DriverOptions(link=req.link, channels=locks))
         try:
-            yield Rig(name, driver, sim, wall, BUS, boards, locks, item_sensors)
+            caps = ALL if item_sensors else ALL - {Capability.ITEM_SENSORS}
+            yield Rig(name, driver, sim, wall, BUS, boards, locks, caps)
         finally:
             driver.close()
     finally:
@@ -155,12 +183,91 @@ def modbus_relay_rig(req: RigRequest) -> Iterator[Rig]:
     try:
         driver = make_driver(_bus("modbus-relay", sim.port, req), DriverOptions(link=req.link, channels=8))
         try:
-            yield Rig("modbus-relay", driver, sim, wall, BUS, boards, 8, False, comm_faults=False)
+            caps = ALL - {Capability.ITEM_SENSORS, Capability.COMM_FAULTS}
+            yield Rig("modbus-relay", driver, sim, wall, BUS, boards, 8, caps)
         finally:
             driver.close()
     finally:
         sim.stop()
     assert sim.error is None, f"simulator thread failed: {sim.error!r}"
+
+
+GPIO_PINS = (
+    GpioPinConfig(lock=1, relay=5, door=17),
+    GpioPinConfig(lock=2, relay=6, door=27),
+    GpioPinConfig(lock=3, relay=13, door=22),
+    GpioPinConfig(lock=4, relay=19, door=23),
+)
+
+
+class GpioControl:
+    """SimControl for the gpio rig: a header has no frames to disturb and cannot go silent."""
+
+    def __init__(self, sim: GpioWallSim) -> None:
+        self.sim = sim
+
+    def set_faults(self, faults: Faults) -> None:
+        if faults != Faults():
+            raise NotImplementedError("gpio pins carry no frames to drop or corrupt")
+
+    def queue_fault(self, fault: OneShot) -> None:
+        raise NotImplementedError(f"gpio pins cannot suffer {fault}")
+
+    def set_silent(self, board: int, silent: bool = True) -> None:
+        raise NotImplementedError("the GPIO header cannot go silent")
+
+    def stop(self) -> None:
+        self.sim.stop()
+
+
+class _ReedsFollowAtOnce:
+    """The gpio driver with the reed pins brought up to date before each read.
+
+    Real reed switches follow the door at once; GpioWallSim copies the wall onto the pins every 2 ms, which
+    tests that change the wall and read straight away would otherwise race.
+    """
+
+    def __init__(self, driver: BoardDriver, sim: GpioWallSim) -> None:
+        self._driver = driver
+        self._sim = sim
+        self.name = driver.name
+
+    def status(self, board: int) -> BoardStatus:
+        self._sim._sync_doors()
+        return self._driver.status(board)
+
+    def pulse(self, board: int, lock: int) -> None:
+        self._driver.pulse(board, lock)
+
+    def scan(self, addresses: Iterable[int]) -> list[int]:
+        return self._driver.scan(addresses)
+
+    def safe_state(self) -> None:
+        self._driver.safe_state()
+
+    def close(self) -> None:
+        self._driver.close()
+
+
+@contextlib.contextmanager
+def gpio_rig(req: RigRequest) -> Iterator[Rig]:
+    """gpiozero's MockFactory pins with the wall's doors behind them (GpioWallSim); one board (0), 4 locks."""
+    wall = Wall(spring_delay_s=req.spring_delay_s)
+    factory = MockFactory()
+    pins = [GpioPins(relay=p.relay, door=p.door) for p in GPIO_PINS]
+    sim = GpioWallSim(factory, pins, wall=wall, bus=BUS, polarity=req.sim_polarity or req.polarity)
+    sim.start()
+    try:
+        bus = BusConfig(name=BUS, driver="gpio", polarity=req.polarity, pulse_ms=50, pins=GPIO_PINS)
+        driver = make_driver(bus, DriverOptions(link=req.link, pin_factory=factory))
+        try:
+            lacks = {Capability.MULTI_BOARD, Capability.CAN_GO_SILENT, Capability.COMM_FAULTS, Capability.ITEM_SENSORS}
+            reeds = _ReedsFollowAtOnce(driver, sim)
+            yield Rig("gpio", reeds, GpioControl(sim), wall, BUS, (0,), len(GPIO_PINS), ALL - lacks)
+        finally:
+            driver.close()
+    finally:
+        sim.stop()
 
 
 class MakeRig(Protocol):

@@ -10,7 +10,7 @@ from firmware_bridge.errors import BoardOffline, NoReply
 from firmware_bridge.sim.wall import SimEvent
 from locker.config import Polarity
 from locker.model import DoorState
-from tests.contract.contract_rigs import MakeRig, Rig, RigRequest, wait_door
+from tests.contract.contract_rigs import Capability, MakeRig, Rig, RigRequest, wait_door
 
 OPEN, CLOSED = DoorState.OPEN, DoorState.CLOSED
 
@@ -50,6 +50,7 @@ def test_polarity_mismatch_reads_inverted(make_rig: MakeRig) -> None:
 
 def test_several_boards_on_one_bus(make_rig: MakeRig) -> None:
     rig = make_rig(RigRequest(boards=3))
+    rig.require(Capability.MULTI_BOARD)
     assert len(rig.boards) == 3
     target = rig.boards[1]
     rig.driver.pulse(target, 2)
@@ -105,6 +106,7 @@ def test_invalid_lock_is_refused_before_anything_is_sent(rig: Rig) -> None:
 
 def test_board_offline_and_recovery(rig: Rig) -> None:
     """Silent board -> NoReply, then BoardOffline (fail fast) -> board answers again -> driver recovers."""
+    rig.require(Capability.CAN_GO_SILENT)
     (board,) = rig.boards
     rig.driver.status(board)
     rig.sim.set_silent(board)

@@ -10,7 +10,7 @@ from firmware_bridge.sim.faults import Faults
 from firmware_bridge.sim.wall import SimEvent
 from firmware_bridge.transport import LinkPolicy
 from locker.model import DoorState
-from tests.contract.contract_rigs import MakeRig, RigRequest
+from tests.contract.contract_rigs import Capability, MakeRig, RigRequest
 
 CYCLES = 1000
 CONFIRM_S = 0.08
@@ -28,8 +28,7 @@ def test_thousand_unlock_cycles_with_dropped_and_corrupted_frames(make_rig: Make
             seed=7,
         )
     )
-    if not rig.comm_faults:
-        return  # this simulator cannot lose frames
+    rig.require(Capability.COMM_FAULTS)
     drv, wall, bus = rig.driver, rig.wall, rig.bus
     outcomes: collections.Counter[str] = collections.Counter()
     errors: collections.Counter[str] = collections.Counter()

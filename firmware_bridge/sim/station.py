@@ -1,0 +1,98 @@
+"""A simulated locker wall for a whole station: one pty simulator per serial bus, addressed by compartment."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from firmware_bridge.sim.pty_sim import PtySimulator
+from firmware_bridge.sim.registry import make_simulator
+from firmware_bridge.sim.wall import LockView, Wall
+from locker.config import CompartmentConfig, StationConfig
+
+
+@dataclass
+class SimulatedWall:
+    """Starts a byte-level simulator for every bus of ``config`` and offers the hands of the people in front
+    of the wall (close a door, put an item in, jam a lock, force a door, cut a board's power) by compartment.
+
+    ``station`` is ``config`` with each bus's port replaced by its simulator's pseudo-terminal, so the real
+    drivers can be opened on it.
+    """
+
+    config: StationConfig
+    spring_delay_s: float = 0.15
+    item_sensors: bool = True
+    wire_timing: bool = False
+    wall: Wall = field(init=False)
+    station: StationConfig = field(init=False)
+    sims: list[PtySimulator] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.wall = Wall(spring_delay_s=self.spring_delay_s)
+        for bus in self.config.buses:
+            boards = sorted({c.board for c in self.config.compartments if c.bus == bus.name})
+            for board in boards:
+                self.wall.add_board(bus.name, board, bus.channels, item_sensors=self.item_sensors)
+
+    def start(self) -> StationConfig:
+        buses = []
+        try:
+            for bus in self.config.buses:
+                sim = make_simulator(self.wall, bus, channels=bus.channels, wire_timing=self.wire_timing)
+                self.sims.append(sim)
+                buses.append(dataclasses.replace(bus, port=sim.start()))
+        except BaseException:
+            self.stop()
+            raise
+        self.station = dataclasses.replace(self.config, buses=tuple(buses))
+        return self.station
+
+    def stop(self) -> None:
+        for sim in self.sims:
+            sim.stop()
+        self.sims.clear()
+
+    def __enter__(self) -> SimulatedWall:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _where(self, number: int) -> CompartmentConfig:
+        return self.config.compartment(number)
+
+    def close(self, number: int) -> None:
+        c = self._where(number)
+        self.wall.close_door(c.bus, c.board, c.lock)
+
+    def force(self, number: int) -> None:
+        c = self._where(number)
+        self.wall.force_open(c.bus, c.board, c.lock)
+
+    def set_item(self, number: int, present: bool) -> None:
+        c = self._where(number)
+        self.wall.set_item(c.bus, c.board, c.lock, present)
+
+    def jam(self, number: int, jammed: bool = True) -> None:
+        c = self._where(number)
+        self.wall.jam(c.bus, c.board, c.lock, jammed)
+
+    def power(self, bus: str, board: int, on: bool) -> None:
+        self.wall.set_powered(bus, board, on)
+
+    def is_open(self, number: int) -> bool:
+        c = self._where(number)
+        return self.wall.is_open(c.bus, c.board, c.lock)
+
+    def has_item(self, number: int) -> bool:
+        c = self._where(number)
+        return self.wall.has_item(c.bus, c.board, c.lock)
+
+    def view(self, number: int) -> LockView:
+        c = self._where(number)
+        for v in self.wall.snapshot():
+            if (v.key.bus, v.key.board, v.key.lock) == (c.bus, c.board, c.lock):
+                return v
+        raise KeyError(number)
