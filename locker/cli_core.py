@@ -101,6 +101,13 @@ def _staff_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from locker import demo  # the demo wires simulators and drivers: imported only when asked for
+
+    codes_file = Path(args.codes_file) if args.codes_file else None
+    return demo.main(Path(args.data), args.scenario, codes_file)
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(func=_version)
@@ -130,3 +137,9 @@ def register(sub: Any) -> None:
     add.add_argument("--database", help="database file (default: storage.database of --config)")
     add.add_argument("--config", help="station configuration file")
     add.set_defaults(func=_staff_add)
+
+    dm = sub.add_parser("demo", help="run the station on simulated lock boards (no hardware needed)")
+    dm.add_argument("--data", default="data/demo", help="folder for the demo's database (recreated each run)")
+    dm.add_argument("--scenario", action="store_true", help="run the whole life cycle headless and check it")
+    dm.add_argument("--codes-file", help="also write the demo orders and their codes as JSON to this file")
+    dm.set_defaults(func=_demo)

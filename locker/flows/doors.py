@@ -164,9 +164,12 @@ class DoorFlow:
 
     def _finish_return(self, tx: Tx, c: Compartment) -> None:
         order = tx.order(c.order_id) if c.order_id else None
+        # A faulty or disabled compartment stays so after the document is out: staff enable it when checked.
+        keep = c.resume_state in (CompartmentState.FAULTY, CompartmentState.DISABLED)
+        target = c.resume_state if keep and c.resume_state else CompartmentState.FREE
         tx.set_compartment(
             c,
-            CompartmentState.FREE,
+            target,
             why="return.closed",
             order_id=None,
             content=Content.NONE,
@@ -174,7 +177,6 @@ class DoorFlow:
             resume_state=None,
             door_confirmed_at=None,
             door_alarmed=False,
-            reason="",
         )
         if order is not None and order.state != OrderState.COLLECTED:
             tx.set_order(order, OrderState.RETURNED, why="return.closed", compartment=None)

@@ -217,7 +217,10 @@ def test_door_did_not_open(st: Station) -> None:
     st.bank.close(n)
     st.pump()
     assert st.store.order(c.order_id).state == OrderState.RETURNED  # type: ignore[union-attr]
+    assert st.store.compartment(n).state == CompartmentState.FAULTY  # until staff put it back in service
+    st.flows.staffwork.enable(sid, n)
     assert st.store.compartment(n).state == CompartmentState.FREE
+    assert (AlarmKind.DOOR_DID_NOT_OPEN, n) not in alarms(st)
 
 
 def test_loading_door_did_not_open_then_other_compartment(st: Station) -> None:
