@@ -101,9 +101,31 @@ def _m0002_alarms_and_old_id(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX alarms_open ON alarms(kind, compartment) WHERE cleared_at IS NULL")
 
 
+def _m0003_sync_state(conn: sqlite3.Connection) -> None:
+    # Every manifest the kiosk accepted (the head is the highest seq) and the hub signing keys it pins.
+    conn.execute(
+        """CREATE TABLE sync_manifests (
+            seq INTEGER PRIMARY KEY CHECK (seq > 0),
+            hash BLOB NOT NULL UNIQUE,
+            prev_hash BLOB NOT NULL,
+            issued_at REAL NOT NULL,
+            accepted_at REAL NOT NULL
+        )"""
+    )
+    conn.execute(
+        """CREATE TABLE sync_hub_keys (
+            key_id TEXT PRIMARY KEY,
+            public_key BLOB NOT NULL,
+            pinned_at REAL NOT NULL,
+            pinned_by_seq INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", _m0001_initial),
     Migration("0002_alarms_and_old_id", _m0002_alarms_and_old_id),
+    Migration("0003_sync_state", _m0003_sync_state),
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from locker.config import StationConfig
+from locker.flows.bundle import BundleFlow, TimeFloor
 from locker.flows.common import FlowContext
 from locker.flows.doors import DoorFlow
 from locker.flows.health import ScannerHealthFlow
@@ -29,7 +30,9 @@ __all__ = [
 class Flows:
     """Every flow of one station over one store, lock bank, clock and configuration."""
 
-    def __init__(self, store: Store, bank: LockBank, clock: Clock, config: StationConfig) -> None:
+    def __init__(
+        self, store: Store, bank: LockBank, clock: Clock, config: StationConfig, floor: TimeFloor | None = None
+    ) -> None:
         self.ctx = FlowContext(store, bank, clock, config)
         self.staff = StaffAuth(store, config, clock)
         self.orders = OrdersFlow(self.ctx)
@@ -39,3 +42,4 @@ class Flows:
         self.doors = DoorFlow(self.ctx)
         self.recovery = RecoveryFlow(self.ctx, self.doors)
         self.health = ScannerHealthFlow(self.ctx)
+        self.bundle = BundleFlow(self.ctx, floor)
