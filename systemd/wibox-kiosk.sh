@@ -1,0 +1,83 @@
+#!/bin/sh
+# Kiosk screen launcher, run by wibox-kiosk.service as user wibox-kiosk on tty1: waits for the station's page, then
+# runs Chromium in kiosk mode inside cage, with a fresh profile, config and cache on tmpfs ($RUNTIME_DIRECTORY).
+# Settings (environment): WIBOX_KIOSK_URL, WIBOX_KIOSK_HEALTH_URL, WIBOX_KIOSK_WAIT_S, WIBOX_PYTHON, WIBOX_BROWSER.
+set -eu
+
+URL="${WIBOX_KIOSK_URL:-http://127.0.0.1:8080/}"
+HEALTH_URL="${WIBOX_KIOSK_HEALTH_URL:-${URL%/}/healthz}"
+WAIT_S="${WIBOX_KIOSK_WAIT_S:-60}"
+PYTHON="${WIBOX_PYTHON:-/opt/wibox/venv/bin/python}"
+
+if [ -z "${RUNTIME_DIRECTORY:-}" ]; then
+    echo "wibox-kiosk: RUNTIME_DIRECTORY is not set (start me through wibox-kiosk.service)" >&2
+    exit 1
+fi
+if ! command -v cage >/dev/null 2>&1; then
+    echo "wibox-kiosk: cage is not installed (apt-get install cage)" >&2
+    exit 1
+fi
+browser="${WIBOX_BROWSER:-}"
+if [ -z "$browser" ]; then
+    for candidate in chromium chromium-browser; do
+        if command -v "$candidate" >/dev/null 2>&1; then
+            browser="$candidate"
+            break
+        fi
+    done
+fi
+if [ -z "$browser" ]; then
+    echo "wibox-kiosk: no Chromium found (apt-get install chromium)" >&2
+    exit 1
+fi
+
+# Fresh profile at every start: no "restore pages" bubble after a power cut, nothing written to the SD card.
+rundir="${RUNTIME_DIRECTORY%%:*}"
+profile="$rundir/profile"
+rm -rf "$profile" "$rundir/config" "$rundir/cache"
+mkdir -p "$profile" "$rundir/config" "$rundir/cache"
+HOME="$rundir"
+XDG_CONFIG_HOME="$rundir/config"
+XDG_CACHE_HOME="$rundir/cache"
+export HOME XDG_CONFIG_HOME XDG_CACHE_HOME
+
+# Wait for the daemon's page so that the browser does not open on an error page. After WAIT_S it starts anyway:
+# wibox-kiosk-watch restarts it once the page's heartbeat stays away.
+if [ -x "$PYTHON" ] && [ "$WAIT_S" -gt 0 ]; then
+    if ! "$PYTHON" - "$HEALTH_URL" "$WAIT_S" <<'PYEOF'
+import sys
+import time
+import urllib.request
+
+url, deadline = sys.argv[1], time.monotonic() + float(sys.argv[2])
+while True:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            if resp.status == 200:
+                sys.exit(0)
+    except OSError:
+        pass
+    if time.monotonic() > deadline:
+        sys.exit(1)
+    time.sleep(1)
+PYEOF
+    then
+        echo "wibox-kiosk: $HEALTH_URL did not answer within $WAIT_S s; starting the browser anyway" >&2
+    fi
+fi
+
+echo "wibox-kiosk: starting $browser on $URL"
+exec cage -- "$browser" \
+    --kiosk \
+    --app="$URL" \
+    --user-data-dir="$profile" \
+    --noerrdialogs \
+    --disable-infobars \
+    --disable-session-crashed-bubble \
+    --no-first-run \
+    --password-store=basic \
+    --disable-pinch \
+    --overscroll-history-navigation=0 \
+    --disable-features=TranslateUI \
+    --disable-component-update \
+    --ozone-platform=wayland
