@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit setup clean
+.PHONY: demo test lint typecheck unit setup clean screenshots
 
 setup: $(STAMP)
 
@@ -26,6 +26,9 @@ unit: $(STAMP)
 	$(BIN)/pytest -n 2 -q
 
 test: lint typecheck unit
+
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.ui.screenshots docs/screenshots
 
 demo: $(STAMP)
 	$(BIN)/wibox demo

@@ -149,6 +149,52 @@ class DisplayConfig:
 
 
 @dataclass(frozen=True)
+class CameraConfig:
+    """The camera that reads QR codes held up by citizens."""
+
+    enabled: bool = field(default=True, metadata=_spec("read codes with a camera"))
+    device: str = field(default="0", metadata=_spec("camera index (0, 1, ...) or device path, e.g. /dev/video0"))
+    width: int = field(default=1280, metadata=_spec("capture width in pixels", lo=160, hi=4096))
+    height: int = field(default=720, metadata=_spec("capture height in pixels", lo=120, hi=3072))
+    fps: int = field(default=15, metadata=_spec("capture frame rate", lo=1, hi=120))
+    dedup_s: float = field(default=3.0, metadata=_spec("the same code within this time is reported once", lo=0, hi=60))
+
+
+@dataclass(frozen=True)
+class ScannersConfig:
+    """Code scanners: the camera, a USB keyboard-wedge scanner, a serial scanner."""
+
+    camera: CameraConfig = field(default_factory=CameraConfig, metadata=_spec("camera"))
+    chain: str = field(
+        default="zxing,pyzbar,pyzbar:downscale,zxing:clahe",
+        metadata=_spec("decoder chain, comma-separated", pattern=r"^[a-z]+(:[a-z]+)?(,[a-z]+(:[a-z]+)?)*$"),
+    )
+    wedge_device: str = field(default="", metadata=_spec("keyboard-wedge scanner event device ('' = none)"))
+    wedge_keymap: str = field(
+        default="us", metadata=_spec("keyboard layout of the wedge scanner", choices=("us", "de"))
+    )
+    serial_port: str = field(default="", metadata=_spec("serial/USB-CDC scanner port ('' = none)"))
+    serial_baud: int = field(default=9600, metadata=_spec("serial scanner speed", lo=1200, hi=115200))
+
+
+@dataclass(frozen=True)
+class UiConfig:
+    """The local kiosk UI server (always on loopback)."""
+
+    port: int = field(default=8080, metadata=_spec("TCP port on 127.0.0.1", lo=1024, hi=65535))
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """The connection to the city's hub."""
+
+    hub_url: str = field(default="", metadata=_spec("hub base URL, https://... ('' = run offline)"))
+    key_dir: str = field(default="/var/lib/wibox/keys", metadata=_spec("folder of the kiosk's key files (0600)"))
+    poll_s: int = field(default=60, metadata=_spec("seconds between pulls", lo=5, hi=3600))
+    heartbeat_s: int = field(default=30, metadata=_spec("seconds between heartbeats", lo=5, hi=3600))
+
+
+@dataclass(frozen=True)
 class StationConfig:
     """The whole station configuration."""
 
@@ -160,6 +206,9 @@ class StationConfig:
     throttle: ThrottleConfig = field(default_factory=ThrottleConfig, metadata=_spec("throttle"))
     storage: StorageConfig = field(default_factory=StorageConfig, metadata=_spec("storage"))
     display: DisplayConfig = field(default_factory=DisplayConfig, metadata=_spec("kiosk screen"))
+    scanners: ScannersConfig = field(default_factory=ScannersConfig, metadata=_spec("code scanners"))
+    ui: UiConfig = field(default_factory=UiConfig, metadata=_spec("kiosk UI server"))
+    sync: SyncConfig = field(default_factory=SyncConfig, metadata=_spec("hub connection"))
 
     def compartment(self, number: int) -> CompartmentConfig:
         for c in self.compartments:

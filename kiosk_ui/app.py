@@ -1,0 +1,104 @@
+"""The FastAPI app factory: builds the kiosk UI over the flows it is given; binds to loopback only."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from firmware_bridge.scanners.hub import ScanHub
+from kiosk_ui.citizen import Citizens
+from kiosk_ui.display import sizing
+from kiosk_ui.errors import http_status
+from kiosk_ui.i18n import Catalogs
+from kiosk_ui.routes_citizen import citizen_router
+from kiosk_ui.routes_sim import sim_router
+from kiosk_ui.routes_staff import staff_router
+from kiosk_ui.runtime import KioskUI
+from kiosk_ui.sim import SimControl
+from kiosk_ui.speech import Speaker
+from kiosk_ui.staff_desk import StaffDesk
+from kiosk_ui.station import Station
+from locker.config import StationConfig
+from locker.errors import LockerError
+from locker.flows import Flows
+from locker.ports import Clock
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).resolve().parent
+HOST = "127.0.0.1"  # the kiosk UI listens on loopback only
+PORT = 8080
+
+
+def create_app(
+    flows: Flows,
+    *,
+    scan_hub: ScanHub | None,
+    sim: SimControl | None,
+    config: StationConfig,
+    clock: Clock,
+    pump_doors: bool = True,
+    speaker: Speaker | None = None,
+    tick_s: float = 0.1,
+    station: Station | None = None,
+) -> FastAPI:
+    """The kiosk app. ``pump_doors``: the UI's ticker fetches door events (False when the daemon does it).
+    ``station`` lets a caller share the flows lock (e.g. a SimControl built before the app)."""
+    st = station or Station(flows, config, clock)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    ui = KioskUI(
+        station=st,
+        citizens=Citizens(st),
+        staff=StaffDesk(st),
+        catalogs=Catalogs.load(),
+        sizing=sizing(config.display),
+        speaker=speaker or Speaker(),
+        templates=templates,
+        scan_hub=scan_hub,
+        sim=sim,
+        pump_doors=pump_doors,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        unsubscribe: Callable[[], None] | None = scan_hub.subscribe(ui.on_hub_event) if scan_hub else None
+        task = asyncio.create_task(_ticker(ui, tick_s))
+        try:
+            yield
+        finally:
+            task.cancel()
+            if unsubscribe:
+                unsubscribe()
+
+    app = FastAPI(title="WI-Box kiosk", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.ui = ui
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(citizen_router(ui))
+    app.include_router(staff_router(ui))
+    if sim is not None:
+        app.include_router(sim_router(ui, sim))
+
+    @app.exception_handler(LockerError)
+    async def locker_error(_request: Request, exc: LockerError) -> JSONResponse:
+        return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=http_status(exc))
+
+    return app
+
+
+async def _ticker(ui: KioskUI, tick_s: float) -> None:
+    """Runs ``ui.tick`` off the event loop; a failure is recorded for /healthz and ends the ticker loudly."""
+    while True:
+        try:
+            await asyncio.to_thread(ui.tick)
+        except Exception as exc:
+            ui.ticker_error = f"{type(exc).__name__}: {exc}"
+            log.exception("kiosk UI ticker failed")
+            raise
+        await asyncio.sleep(tick_s)

@@ -1,0 +1,295 @@
+"""The citizen screen state machine: one session per kiosk browser; secrets and input live only here, in memory."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass, field
+
+from kiosk_ui.errors import ErrorKind, citizen_error
+from kiosk_ui.i18n import DEFAULT_LANGUAGE, is_language
+from kiosk_ui.screens import DOOR_SCREENS, SCAN_SCREENS, Action, Field, Page, Screen
+from kiosk_ui.station import Station
+from locker import codes
+from locker.errors import BadInput, LockerError
+from locker.flows import PendingPickup, VerifiedPickup
+from locker.model import CompartmentState
+
+NUMBER_DIGITS = codes.PICKUP_NUMBER_DIGITS
+DOB_DIGITS = 8
+MAX_EXTENSIONS = 20  # WCAG 2.2.1 asks for at least 10
+DONE_RESET_S = 10.0
+
+
+@dataclass
+class CitizenSession:
+    """What one kiosk browser shows. ``version`` changes whenever the page must be re-rendered."""
+
+    id: str
+    last_activity: float
+    lang: str = DEFAULT_LANGUAGE
+    screen: Screen = Screen.START
+    error: ErrorKind | None = None
+    message: str = ""  # catalog key of an inline message (aria-live)
+    number: str = ""
+    pin: str = field(default="", repr=False)
+    dob: str = field(default="", repr=False)
+    active_field: Field = Field.NUMBER
+    pending: PendingPickup | None = field(default=None, repr=False)
+    verified: VerifiedPickup | None = None
+    compartment: int | None = None
+    wait_s: int = 0
+    large: bool = False
+    contrast: bool = False
+    speech: bool = False
+    warning: bool = False
+    extensions: int = 0
+    entered_at: float = 0.0
+    page: Page = Page.CITIZEN
+    staff_badge: str = field(default="", repr=False)  # a badge scanned for the staff login page
+    version: int = 0
+
+    def touch(self, now: float) -> None:
+        self.last_activity = now
+        self.warning = False
+        self.version += 1
+
+    def clear(self, now: float) -> None:
+        """Back to a fresh start screen: input, secrets, language and modes are all cleared (privacy)."""
+        keep_version, keep_id = self.version, self.id
+        fresh = CitizenSession(keep_id, now)
+        for name in fresh.__dataclass_fields__:
+            setattr(self, name, getattr(fresh, name))
+        self.version = keep_version + 1
+
+    def is_default(self) -> bool:
+        return (
+            self.screen == Screen.START
+            and self.lang == DEFAULT_LANGUAGE
+            and not (self.large or self.contrast or self.speech or self.message)
+        )
+
+
+class Citizens:
+    """All citizen sessions and the transitions between screens."""
+
+    def __init__(self, station: Station) -> None:
+        self.station = station
+        self.sessions: dict[str, CitizenSession] = {}
+        self._lock = threading.RLock()
+
+    # -- sessions -------------------------------------------------------------------------------------------
+    def get(self, sid: str | None) -> CitizenSession:
+        with self._lock:
+            if sid and sid in self.sessions:
+                return self.sessions[sid]
+            s = CitizenSession(secrets.token_urlsafe(16), self.station.clock.now())
+            self.sessions[s.id] = s
+            return s
+
+    def active(self) -> CitizenSession | None:
+        """The session of the browser used last: scans from the station's scanner go there."""
+        with self._lock:
+            return max(self.sessions.values(), key=lambda s: s.last_activity, default=None)
+
+    # -- actions ------------------------------------------------------------------------------------------
+    def act(self, s: CitizenSession, action: Action, value: str = "") -> None:
+        with self._lock:
+            now = self.station.clock.now()
+            s.touch(now)
+            if action == Action.MORE_TIME:
+                s.extensions = min(MAX_EXTENSIONS, s.extensions + 1)
+            elif action == Action.LANG and is_language(value):
+                s.lang = value
+            elif action == Action.SPEECH:
+                s.speech = not s.speech
+            elif action == Action.LARGE:
+                s.large = not s.large
+            elif action == Action.CONTRAST:
+                s.contrast = not s.contrast
+            elif action in (Action.START, Action.CANCEL):
+                self._restart(s, now)
+            elif action == Action.MANUAL and s.screen in SCAN_SCREENS:
+                self._go(s, Screen.MANUAL, now)
+                s.number = s.pin = ""
+                s.active_field = Field.NUMBER
+            elif action in (Action.KEY, Action.DELETE, Action.OK, Action.FIELD):
+                self._keypad(s, action, value)
+            elif action == Action.CONFIRM and s.screen == Screen.CONFIRM:
+                self._confirm(s, now)
+            elif action == Action.NEXT:
+                self._next(s, now)
+
+    def _restart(self, s: CitizenSession, now: float) -> None:
+        """Cancel: back to start but keep language and accessibility modes of the person at the screen."""
+        lang, large, contrast, speech = s.lang, s.large, s.contrast, s.speech
+        s.clear(now)
+        s.lang, s.large, s.contrast, s.speech = lang, large, contrast, speech
+
+    def _go(self, s: CitizenSession, screen: Screen, now: float) -> None:
+        s.screen = screen
+        s.message = ""
+        s.entered_at = now
+
+    def _fail(self, s: CitizenSession, exc: LockerError, now: float) -> None:
+        kind = citizen_error(exc)
+        s.pending = None
+        s.verified = None
+        s.number = s.pin = s.dob = ""
+        s.error = kind
+        s.wait_s = int(getattr(exc, "wait_s", 0) + 0.999)
+        s.compartment = getattr(exc, "compartment", s.compartment)
+        self._go(s, Screen.ERROR, now)
+
+    def _keypad(self, s: CitizenSession, action: Action, value: str) -> None:
+        if s.screen == Screen.MANUAL:
+            if action == Action.FIELD and value in (Field.NUMBER, Field.PIN):
+                s.active_field = Field(value)
+                return
+            limit = NUMBER_DIGITS if s.active_field == Field.NUMBER else self.station.config.policy.pin_length
+            text = s.number if s.active_field == Field.NUMBER else s.pin
+        elif s.screen == Screen.DOB:
+            limit, text = DOB_DIGITS, s.dob
+        else:
+            return
+        s.message = ""
+        if action == Action.KEY and len(value) == 1 and value.isdigit() and len(text) < limit:
+            text += value
+        elif action == Action.DELETE:
+            text = text[:-1]
+        self._store_field(s, text)
+        if action == Action.KEY and s.active_field == Field.NUMBER and len(text) == limit and s.screen == Screen.MANUAL:
+            s.active_field = Field.PIN
+        if action == Action.OK:
+            self._submit(s, limit, text)
+
+    def _store_field(self, s: CitizenSession, text: str) -> None:
+        if s.screen == Screen.DOB:
+            s.dob = text
+        elif s.active_field == Field.NUMBER:
+            s.number = text
+        else:
+            s.pin = text
+
+    def _submit(self, s: CitizenSession, limit: int, text: str) -> None:
+        now = self.station.clock.now()
+        if len(text) < limit:
+            s.message = "manual.incomplete"
+            return
+        if s.screen == Screen.MANUAL and s.active_field == Field.NUMBER:
+            s.active_field = Field.PIN
+            return
+        try:
+            if s.screen == Screen.MANUAL:
+                number, pin = s.number, s.pin
+                s.pin = ""
+                pending = self.station.call(lambda f: f.pickup.enter_manual(number, pin))
+                self._pending(s, pending, now)
+            else:
+                dob = s.dob
+                s.dob = ""
+                pending2 = s.pending
+                if pending2 is None:
+                    self._restart(s, now)
+                    return
+                s.verified = self.station.call(lambda f: f.pickup.verify(pending2, dob))
+                s.pending = None
+                self._go(s, Screen.CONFIRM, now)
+        except LockerError as exc:
+            self._fail(s, exc, now)
+
+    def _pending(self, s: CitizenSession, pending: PendingPickup, now: float) -> None:
+        if pending.needs_second_factor:
+            s.pending = pending
+            s.dob = ""
+            s.active_field = Field.DOB
+            self._go(s, Screen.DOB, now)
+            return
+        s.verified = self.station.call(lambda f: f.pickup.verify(pending))
+        self._go(s, Screen.CONFIRM, now)
+
+    def _confirm(self, s: CitizenSession, now: float) -> None:
+        verified = s.verified
+        if verified is None:
+            self._restart(s, now)
+            return
+        try:
+            s.compartment = self.station.call(lambda f: f.pickup.confirm_receipt(verified))
+        except LockerError as exc:
+            self._fail(s, exc, now)
+            return
+        self._go(s, Screen.OPEN, now)
+
+    def _next(self, s: CitizenSession, now: float) -> None:
+        old_id = s.verified is not None and s.verified.return_old_id and self.station.config.policy.old_id_return
+        if s.screen == Screen.OPEN:
+            self._go(s, Screen.OLD_ID if old_id else Screen.CLOSE, now)
+        elif s.screen == Screen.OLD_ID:
+            self._go(s, Screen.CLOSE, now)
+
+    # -- scans --------------------------------------------------------------------------------------------
+    def scan(self, text: str) -> None:
+        """A pickup code read by the scanner, for the active session; a staff badge opens the staff login."""
+        with self._lock:
+            s = self.active()
+            if s is None:
+                return
+            now = self.station.clock.now()
+            if text.strip().startswith(codes.BADGE_PREFIX + ":"):
+                s.staff_badge = text.strip()
+                s.page = Page.STAFF_LOGIN
+                s.touch(now)
+                return
+            if s.page != Page.CITIZEN or s.screen not in SCAN_SCREENS:
+                return
+            s.touch(now)
+            try:
+                pending = self.station.call(lambda f: f.pickup.scan_qr(text))
+            except BadInput:
+                self._restart(s, now)
+                s.message = "start.not_code"
+                return
+            try:
+                self._pending(s, pending, now)
+            except LockerError as exc:
+                self._fail(s, exc, now)
+
+    # -- time ---------------------------------------------------------------------------------------------
+    def tick(self, timeout_s: float, warning_s: float) -> None:
+        """Inactivity warning and reset, door-closed detection and the auto-return from the done screen."""
+        with self._lock:
+            now = self.station.clock.now()
+            for s in list(self.sessions.values()):
+                if s.screen in DOOR_SCREENS and s.compartment is not None:
+                    c = self.station.compartment(s.compartment)
+                    if c.state != CompartmentState.OPENING:
+                        self._go(s, Screen.DONE, now)
+                        s.version += 1
+                    continue
+                if s.screen == Screen.DONE:
+                    if now - s.entered_at >= DONE_RESET_S:
+                        s.clear(now)
+                    continue
+                if s.is_default() or s.page != Page.CITIZEN:
+                    continue
+                idle = now - s.last_activity
+                if idle >= timeout_s:
+                    s.clear(now)
+                elif idle >= timeout_s - warning_s and not s.warning:
+                    s.warning = True
+                    s.version += 1
+
+    def remaining(self, s: CitizenSession, timeout_s: float) -> int:
+        return max(0, int(timeout_s - (self.station.clock.now() - s.last_activity)))
+
+    def screen_of_start(self, s: CitizenSession) -> Screen:
+        """START, or OUT_OF_SERVICE when nothing can be opened."""
+        if s.screen == Screen.START and self.station.out_of_service():
+            return Screen.OUT_OF_SERVICE
+        return s.screen
+
+    def extensions_left(self, s: CitizenSession) -> bool:
+        return s.extensions < MAX_EXTENSIONS
+
+    def compartment_state(self, number: int) -> CompartmentState:
+        return self.station.compartment(number).state

@@ -1,0 +1,122 @@
+"""Citizen routes: the page, its actions, live events, speech, and the heartbeat/health endpoints."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
+
+from kiosk_ui import events
+from kiosk_ui.citizen import CitizenSession
+from kiosk_ui.forms import form
+from kiosk_ui.i18n import is_language
+from kiosk_ui.runtime import KIOSK_COOKIE, STAFF_COOKIE, KioskUI
+from kiosk_ui.screens import Action, Page
+from kiosk_ui.views import citizen_context, spoken
+
+
+def kiosk_session(ui: KioskUI, request: Request) -> CitizenSession:
+    return ui.citizens.get(request.cookies.get(KIOSK_COOKIE))
+
+
+def set_kiosk_cookie(response: Response, s: CitizenSession) -> None:
+    response.set_cookie(KIOSK_COOKIE, s.id, httponly=True, samesite="strict", path="/")
+
+
+def citizen_router(ui: KioskUI) -> APIRouter:
+    r = APIRouter()
+
+    @r.get("/")
+    def page(request: Request, lang: str | None = None) -> Response:
+        s = kiosk_session(ui, request)
+        s.page = Page.CITIZEN
+        if lang is not None:
+            if not is_language(lang):
+                raise HTTPException(400, f"unknown language {lang!r}")
+            ui.citizens.act(s, Action.LANG, lang)
+        ctx = citizen_context(s, ui.citizens, ui.catalogs, ui.sizing, ui.timeout_s)
+        response = ui.templates.TemplateResponse(request, "citizen.html", ctx)
+        response.headers["Cache-Control"] = "no-store"
+        set_kiosk_cookie(response, s)
+        return response
+
+    @r.post("/act")
+    async def act(request: Request) -> Response:
+        data = await form(request)
+        name, _sep, value = data.get("op", "").partition(":")
+        try:
+            action = Action(name)
+        except ValueError:
+            raise HTTPException(400, "unknown action") from None
+        s = kiosk_session(ui, request)
+        ui.citizens.act(s, action, value)
+        response = RedirectResponse("/", status_code=303)
+        set_kiosk_cookie(response, s)
+        return response
+
+    @r.get("/events")
+    def live(request: Request) -> StreamingResponse:
+        s = kiosk_session(ui, request)
+        staff_sid = request.cookies.get(STAFF_COOKIE)
+
+        def signature() -> dict[str, str]:
+            view = ui.staff.views.get(staff_sid) if staff_sid else None
+            return {
+                "citizen": str(s.version),
+                "staff": f"{s.version}.{view.version if view else 0}",
+                "page": s.page.value,
+            }
+
+        return StreamingResponse(
+            events.stream(request, signature),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @r.get("/speech.wav")
+    def speech(request: Request) -> Response:
+        s = kiosk_session(ui, request)
+        text = spoken(s, ui.citizens, ui.catalogs, ui.timeout_s)
+        return Response(ui.speaker.wav(s.lang, text), media_type="audio/wav", headers={"Cache-Control": "no-store"})
+
+    @r.get("/speech.txt")
+    def speech_text(request: Request) -> Response:
+        s = kiosk_session(ui, request)
+        return Response(spoken(s, ui.citizens, ui.catalogs, ui.timeout_s), media_type="text/plain; charset=utf-8")
+
+    @r.post("/api/heartbeat")
+    def heartbeat() -> dict[str, float | int]:
+        ui.heartbeat.beat(ui.station.clock.now())
+        return {"last_seen": ui.heartbeat.last_seen or 0.0, "count": ui.heartbeat.count}
+
+    @r.post("/api/headset")
+    async def headset(request: Request) -> dict[str, bool]:
+        """Hook for a headset-jack event: plugging in switches speech on for the person at the screen."""
+        body = await request.json()
+        plugged = body.get("plugged") if isinstance(body, dict) else None
+        if not isinstance(plugged, bool):
+            raise HTTPException(400, 'expected {"plugged": true|false}')
+        s = ui.citizens.active()
+        if s is not None and s.speech != plugged:
+            ui.citizens.act(s, Action.SPEECH)
+        return {"speech": bool(s and s.speech)}
+
+    @r.get("/healthz")
+    def healthz() -> JSONResponse:
+        now = ui.station.clock.now()
+        last = ui.heartbeat.last_seen
+        body = {
+            "ok": not ui.ticker_error,
+            "ticker": ui.ticker_error or "running",
+            "heartbeat_last_seen": last,
+            "heartbeat_age_s": None if last is None else round(now - last, 3),
+            # the contract of systemd/wibox-kiosk-watch.py: monotonic ages, immune to clock jumps
+            "page_heartbeat_age_s": ui.heartbeat.age_s(),
+            "uptime_s": round(time.monotonic() - ui.started_mono, 3),
+            "speech": ui.speaker.available(),
+            "out_of_service": ui.station.out_of_service(),
+        }
+        return JSONResponse(body, status_code=200 if body["ok"] else 503)
+
+    return r

@@ -1,0 +1,164 @@
+"""Staff routes: login (badge + PIN, four-eyes), the staff screens and their actions; 401/403 without a session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import RedirectResponse
+
+from kiosk_ui.forms import form
+from kiosk_ui.i18n import DEFAULT_LANGUAGE, is_language
+from kiosk_ui.routes_citizen import kiosk_session, set_kiosk_cookie
+from kiosk_ui.runtime import STAFF_COOKIE, KioskUI
+from kiosk_ui.screens import Page, StaffAction, StaffScreen
+from kiosk_ui.staff_desk import StaffView
+from kiosk_ui.views import common
+from locker.errors import LockerError, SessionError
+
+
+def staff_router(ui: KioskUI) -> APIRouter:  # noqa: PLR0915 (one closure per route keeps deps explicit)
+    r = APIRouter(prefix="/staff")
+
+    def require(request: Request) -> StaffView:
+        """The caller's live staff session, or 401 (no session / timed out)."""
+        sid = request.cookies.get(STAFF_COOKIE, "")
+        try:
+            ui.staff.session(sid)
+        except SessionError as exc:
+            ui.staff.views.pop(sid, None)
+            raise HTTPException(401, str(exc)) from exc
+        view = ui.staff.view(sid)
+        view.last_activity = ui.station.clock.now()
+        return view
+
+    def login_page(request: Request, status: int = 200, message: str = "") -> Response:
+        s = kiosk_session(ui, request)
+        s.page = Page.STAFF_LOGIN
+        sid = request.cookies.get(STAFF_COOKIE, "")
+        second = bool(sid) and ui.staff.is_live(sid)
+        ctx = common(s.lang, ui.catalogs, ui.sizing, False, False)
+        ctx.update(badge=s.staff_badge, message=message, second=second, version=s.version)
+        response = ui.templates.TemplateResponse(request, "staff_login.html", ctx, status_code=status)
+        set_kiosk_cookie(response, s)
+        return response
+
+    def staff_page(request: Request, view: StaffView, status: int = 200) -> Response:
+        s = kiosk_session(ui, request)
+        s.page = Page.STAFF
+        session = ui.staff.session(view.session_id)
+        ctx = common(view.lang, ui.catalogs, ui.sizing, False, False)
+        ctx.update(
+            view=view,
+            Screen=StaffScreen,
+            who=" + ".join(session.staff),
+            four_eyes_missing=ui.staff.four_eyes_missing(view.session_id),
+            compartments=ui.station.compartments(),
+            returnable=ui.station.call(lambda f: f.staffwork.returnable()),
+            alarms=ui.station.alarms(),
+            version=f"{s.version}.{view.version}",
+        )
+        response = ui.templates.TemplateResponse(request, "staff.html", ctx, status_code=status)
+        set_kiosk_cookie(response, s)
+        return response
+
+    @r.get("/login")
+    def login_form(request: Request) -> Response:
+        return login_page(request)
+
+    @r.post("/login")
+    async def login(request: Request) -> Response:
+        data = await form(request)
+        s = kiosk_session(ui, request)
+        try:
+            session = ui.staff.login(
+                data.get("badge", ""), data.get("pin", ""), s.lang, request.cookies.get(STAFF_COOKIE)
+            )
+        except LockerError as exc:
+            key = "staff.wrong" if not isinstance(exc, SessionError) else "staff.refused"
+            return login_page(request, 401, ui.catalogs.text(s.lang, key, detail=str(exc)))
+        s.staff_badge = ""
+        response = RedirectResponse("/staff", status_code=303)
+        response.set_cookie(STAFF_COOKIE, session.id, httponly=True, samesite="strict", path="/")
+        return response
+
+    @r.post("/logout")
+    def logout(request: Request) -> Response:
+        sid = request.cookies.get(STAFF_COOKIE, "")
+        if sid:
+            ui.staff.logout(sid)
+        kiosk_session(ui, request).page = Page.CITIZEN
+        response = RedirectResponse("/", status_code=303)
+        response.delete_cookie(STAFF_COOKIE, path="/")
+        return response
+
+    @r.get("")
+    def home(request: Request) -> Response:
+        try:
+            view = require(request)
+        except HTTPException:
+            return login_page(request, 401, ui.catalogs.text(kiosk_session(ui, request).lang, "staff.timed_out"))
+        return staff_page(request, view)
+
+    @r.post("/act")
+    async def act(request: Request) -> Response:
+        view = require(request)
+        data = await form(request)
+        name, _sep, data["v"] = data.get("op", "").partition(":")
+        try:
+            action = StaffAction(name)
+        except ValueError:
+            raise HTTPException(400, "unknown action") from None
+        status = 200
+        try:
+            _do(ui, view, action, data)
+        except LockerError as exc:
+            status = ui.staff.refused(view, exc)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        if status != 200:
+            return staff_page(request, view, status)
+        return RedirectResponse("/staff", status_code=303)
+
+    @r.get("/api/state")
+    def state(request: Request) -> dict[str, Any]:
+        view = require(request)
+        session = ui.staff.session(view.session_id)
+        return {
+            "staff": session.staff,
+            "four_eyes_missing": ui.staff.four_eyes_missing(view.session_id),
+            "compartments": [{"number": c.number, "state": c.state.value} for c in ui.station.compartments()],
+            "returnable": [c.number for c in ui.station.call(lambda f: f.staffwork.returnable())],
+            "alarms": [{"kind": k.value, "compartment": c, "board": b} for k, c, b, _t in ui.station.alarms()],
+        }
+
+    return r
+
+
+def _number(data: dict[str, str]) -> int:
+    n = data.get("v", "")
+    if not n.isdigit():
+        raise ValueError("compartment number expected")
+    return int(n)
+
+
+def _do(ui: KioskUI, view: StaffView, action: StaffAction, data: dict[str, str]) -> None:
+    desk = ui.staff
+    if action == StaffAction.GO:
+        desk.go(view, StaffScreen(data.get("v", "")))
+    elif action == StaffAction.LANG:
+        lang = data.get("v", DEFAULT_LANGUAGE)
+        if not is_language(lang):
+            raise ValueError("unknown language")
+        view.lang = lang
+        view.say("")
+    elif action == StaffAction.LABEL:
+        desk.label(view, data.get("label", ""))
+    elif action == StaffAction.TAKE_OUT:
+        desk.take_out(view, _number(data))
+    elif action == StaffAction.MAINT_OPEN:
+        desk.maintenance_open(view, _number(data), data.get("reason", ""))
+    elif action == StaffAction.DISABLE:
+        desk.disable(view, _number(data), data.get("reason", ""))
+    elif action == StaffAction.ENABLE:
+        desk.enable(view, _number(data))

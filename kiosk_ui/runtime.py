@@ -1,0 +1,89 @@
+"""Everything the routes share, built once by create_app: no module globals."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from fastapi.templating import Jinja2Templates
+
+from firmware_bridge.scanners.hub import HubEvent, ScanHub, StatusChange
+from kiosk_ui.citizen import Citizens
+from kiosk_ui.display import Sizing
+from kiosk_ui.i18n import Catalogs
+from kiosk_ui.sim import SimControl
+from kiosk_ui.speech import Speaker
+from kiosk_ui.staff_desk import StaffDesk
+from kiosk_ui.station import Station
+from locker.ports import Scan
+
+log = logging.getLogger(__name__)
+
+KIOSK_COOKIE = "wibox_kiosk"
+STAFF_COOKIE = "wibox_staff"
+
+
+@dataclass
+class Heartbeat:
+    """Last time the kiosk page said it is alive; the daemon restarts the browser when this goes stale."""
+
+    last_seen: float | None = None
+    last_mono: float | None = None  # time.monotonic() of the last beat: immune to clock changes
+    count: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def beat(self, now: float) -> None:
+        with self._lock:
+            self.last_seen = now
+            self.last_mono = time.monotonic()
+            self.count += 1
+
+    def age_s(self) -> float | None:
+        """Seconds since the page's last heartbeat (monotonic), None if none since start."""
+        last = self.last_mono
+        return None if last is None else round(time.monotonic() - last, 3)
+
+
+@dataclass
+class KioskUI:
+    station: Station
+    citizens: Citizens
+    staff: StaffDesk
+    catalogs: Catalogs
+    sizing: Sizing
+    speaker: Speaker
+    templates: Jinja2Templates
+    scan_hub: ScanHub | None
+    sim: SimControl | None
+    pump_doors: bool
+    heartbeat: Heartbeat = field(default_factory=Heartbeat)
+    started_mono: float = field(default_factory=time.monotonic)
+    ticker_error: str = ""
+
+    @property
+    def timeout_s(self) -> float:
+        return float(self.station.config.display.idle_timeout_s)
+
+    @property
+    def warning_s(self) -> float:
+        return float(self.station.config.display.idle_warning_s)
+
+    def tick(self) -> None:
+        """One round of the background ticker: door events (when the UI pumps them), timers, screens."""
+        if self.pump_doors:
+            with self.station.locked() as flows:
+                flows.doors.pump(0)
+                flows.doors.check_timers()
+        self.citizens.tick(self.timeout_s, self.warning_s)
+        self.staff.tick()
+
+    def on_hub_event(self, event: HubEvent) -> None:
+        """Scanner thread callback: order labels go to staff loading, everything else to the citizen side."""
+        if isinstance(event, Scan):
+            if not self.staff.scan(event.text):
+                self.citizens.scan(event.text)
+        elif isinstance(event, StatusChange):
+            for s in list(self.citizens.sessions.values()):
+                s.version += 1

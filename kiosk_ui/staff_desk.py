@@ -1,0 +1,151 @@
+"""Staff screens over the staff flows: login (with four-eyes), loading, returns, maintenance, faults."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from kiosk_ui.errors import http_status
+from kiosk_ui.screens import StaffScreen
+from kiosk_ui.station import Station
+from locker import codes
+from locker.errors import LockerError, SessionError
+from locker.model import CompartmentState
+from locker.staff import StaffSession
+
+
+@dataclass
+class StaffView:
+    """What one staff session sees; ``watch`` is a compartment whose door cycle the screen follows."""
+
+    session_id: str
+    lang: str
+    screen: StaffScreen = StaffScreen.MENU
+    message: str = ""  # catalog key
+    params: dict[str, Any] = field(default_factory=dict)
+    error: bool = False
+    watch: int | None = None
+    watch_done: str = ""  # catalog key shown when the watched door has closed
+    last_activity: float = 0.0
+    version: int = 0
+
+    def say(self, key: str, *, error: bool = False, **params: Any) -> None:
+        self.message, self.params, self.error = key, params, error
+        self.version += 1
+
+
+class StaffDesk:
+    def __init__(self, station: Station) -> None:
+        self.station = station
+        self.views: dict[str, StaffView] = {}
+        self._lock = threading.RLock()
+
+    # -- login --------------------------------------------------------------------------------------------
+    def login(self, badge: str, pin: str, lang: str, existing: str | None) -> StaffSession:
+        """Authenticate; a live session in ``existing`` gets this person as its second member (four-eyes)."""
+        with self.station.locked() as flows:
+            who = flows.staff.authenticate(badge.strip(), pin.strip())
+            if existing and self.is_live(existing):
+                return flows.staff.add_second(existing, who)
+            session = flows.staff.open_session(who)
+        with self._lock:
+            self.views[session.id] = StaffView(session.id, lang, last_activity=self.station.clock.now())
+        return session
+
+    def is_live(self, sid: str) -> bool:
+        with self.station.locked() as flows:
+            try:
+                flows.staff.require(sid)
+            except SessionError:
+                return False
+            return True
+
+    def session(self, sid: str) -> StaffSession:
+        """The live staff session (SessionError when missing or timed out)."""
+        return self.station.call(lambda f: f.staff.require(sid))
+
+    def logout(self, sid: str) -> None:
+        self.station.call(lambda f: f.staff.close(sid))
+        with self._lock:
+            self.views.pop(sid, None)
+
+    def view(self, sid: str) -> StaffView:
+        with self._lock:
+            v = self.views.get(sid)
+            if v is None:
+                v = self.views[sid] = StaffView(sid, "de")
+            return v
+
+    def active(self) -> StaffView | None:
+        with self._lock:
+            return max(self.views.values(), key=lambda v: v.last_activity, default=None)
+
+    def four_eyes_missing(self, sid: str) -> bool:
+        return self.station.config.policy.four_eyes_loading and len(self.session(sid).staff) < 2
+
+    # -- actions ------------------------------------------------------------------------------------------
+    def go(self, v: StaffView, screen: StaffScreen) -> None:
+        v.screen = screen
+        v.say("")
+
+    def label(self, v: StaffView, text: str) -> None:
+        a = self.station.call(lambda f: f.loading.scan_label(v.session_id, text.strip()))
+        self._watch(v, a.compartment, "staff.stored")
+        v.say("staff.load_open", n=a.compartment)
+
+    def take_out(self, v: StaffView, number: int) -> None:
+        n = self.station.call(lambda f: f.staffwork.take_out(v.session_id, number))
+        self._watch(v, n, "staff.closed")
+        v.say("staff.return_open", n=n)
+
+    def maintenance_open(self, v: StaffView, number: int, reason: str) -> None:
+        n = self.station.call(lambda f: f.staffwork.maintenance_open(v.session_id, number, reason))
+        self._watch(v, n, "staff.closed")
+        v.say("staff.maint_open", n=n)
+
+    def disable(self, v: StaffView, number: int, reason: str) -> None:
+        self.station.call(lambda f: f.staffwork.disable(v.session_id, number, reason))
+        v.say("staff.done")
+
+    def enable(self, v: StaffView, number: int) -> None:
+        self.station.call(lambda f: f.staffwork.enable(v.session_id, number))
+        v.say("staff.done")
+
+    def refused(self, v: StaffView, exc: LockerError) -> int:
+        """Show a refused action on the staff screen; returns the HTTP status the error maps to."""
+        v.say("staff.refused", error=True, detail=str(exc))
+        return http_status(exc)
+
+    def _watch(self, v: StaffView, number: int, done_key: str) -> None:
+        v.watch, v.watch_done = number, done_key
+
+    def scan(self, text: str) -> bool:
+        """A scanned order label goes to the staff session on the load screen; True if it was taken."""
+        t = text.strip()
+        if not t.startswith(codes.LABEL_PREFIX + ":"):
+            return False
+        with self._lock:
+            v = self.active()
+            if v is None or v.screen != StaffScreen.LOAD:
+                return False
+            try:
+                self.label(v, t)
+            except LockerError as exc:
+                self.refused(v, exc)
+            return True
+
+    def tick(self) -> None:
+        """Follow watched doors: when the door cycle is over, say so."""
+        with self._lock:
+            for v in self.views.values():
+                if v.watch is None:
+                    continue
+                c = self.station.compartment(v.watch)
+                if c.state in (CompartmentState.LOADING, CompartmentState.OPENING):
+                    continue
+                n, v.watch = v.watch, None
+                if v.watch_done == "staff.stored" and c.state != CompartmentState.OCCUPIED:
+                    v.say("staff.closed", n=n)
+                else:
+                    v.say(v.watch_done, n=n)

@@ -1,0 +1,119 @@
+// Kiosk page behaviour: posts forms without reloading, follows server-sent events, speech, beep, heartbeat.
+"use strict";
+
+(function () {
+  const page = () => document.body.dataset.page;
+  let busy = false;
+  let lastWarning = "0";
+
+  function swap(html) {
+    const doc = new DOMParser().parseFromString(html, "text/html");
+    const oldScreen = document.body.dataset.screen;
+    const oldPage = page();
+    const active = document.activeElement;
+    const activeValue = active && active.getAttribute ? active.getAttribute("value") : null;
+    document.documentElement.lang = doc.documentElement.lang;
+    document.documentElement.dir = doc.documentElement.dir;
+    document.documentElement.className = doc.documentElement.className;
+    document.title = doc.title;
+    document.body.replaceWith(document.adoptNode(doc.body));
+    afterRender(oldScreen, activeValue);
+    if (page() !== oldPage) listen(); // a login or logout changed the cookies the event stream was opened with
+  }
+
+  function afterRender(oldScreen, activeValue) {
+    const body = document.body;
+    const warning = body.dataset.warning || "0";
+    if (warning === "1" && lastWarning !== "1") {
+      beep();
+      const more = document.querySelector(".dialog button");
+      if (more) more.focus();
+    } else if (body.dataset.screen !== oldScreen) {
+      const h1 = document.querySelector("h1");
+      if (h1) h1.focus();
+    } else if (activeValue) {
+      const again = document.querySelector('button[value="' + CSS.escape(activeValue) + '"]');
+      if (again) again.focus();
+    }
+    if (body.dataset.speech === "1" && (body.dataset.screen !== oldScreen || warning !== lastWarning)) speak();
+    lastWarning = warning;
+  }
+
+  async function refresh() {
+    const r = await fetch(location.pathname, { headers: { Accept: "text/html" }, cache: "no-store" });
+    swap(await r.text());
+  }
+
+  // Taps are queued, never dropped: each form post runs after the previous one has been rendered.
+  let queue = Promise.resolve();
+  document.addEventListener("submit", (e) => {
+    const form = e.target;
+    if (!(form instanceof HTMLFormElement) || form.id === "sim-scan") return;
+    e.preventDefault();
+    const body = new URLSearchParams(new FormData(form, e.submitter));
+    const action = form.action;
+    const speechToggle = e.submitter && e.submitter.value === "speech:";
+    queue = queue.then(async () => {
+      busy = true;
+      try {
+        const r = await fetch(action, { method: "POST", body, cache: "no-store" });
+        const url = new URL(r.url);
+        if (url.pathname !== location.pathname) history.replaceState(null, "", url.pathname);
+        swap(await r.text());
+        if (speechToggle && document.body.dataset.speech === "1") speak();
+      } finally {
+        busy = false;
+      }
+    }).catch((err) => console.error("action failed:", err));
+  });
+
+  let audio = null;
+  function speak() {
+    if (audio) audio.pause();
+    audio = new Audio("/speech.wav?t=" + Date.now());
+    audio.play().catch((err) => console.warn("speech output failed:", err));
+  }
+
+  function beep() {
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) return;
+    const ctx = new Ctx();
+    const osc = ctx.createOscillator();
+    const gain = ctx.createGain();
+    osc.frequency.value = 880;
+    gain.gain.value = 0.2;
+    osc.connect(gain).connect(ctx.destination);
+    osc.start();
+    osc.stop(ctx.currentTime + 0.4);
+  }
+
+  let source = null;
+  function listen() {
+    if (source) source.close();
+    const es = new EventSource("/events");
+    source = es;
+    es.onmessage = (msg) => {
+      const data = JSON.parse(msg.data);
+      const p = page();
+      if (p === "sim") return;
+      const here = { citizen: "/", staff: "/staff", staff_login: "/staff/login" }[p];
+      if (data.page !== here) {
+        location.assign(data.page);
+        return;
+      }
+      const v = p === "staff" ? data.staff : data.citizen;
+      if (p !== "staff_login" && v !== document.body.dataset.v && !busy) refresh();
+    };
+  }
+
+  function heartbeat() {
+    fetch("/api/heartbeat", { method: "POST" }).catch((err) => console.warn("heartbeat failed:", err));
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    lastWarning = document.body.dataset.warning || "0";
+    if (page() !== "sim") listen();
+    heartbeat();
+    setInterval(heartbeat, 10000);
+  });
+})();

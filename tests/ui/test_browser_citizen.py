@@ -1,0 +1,161 @@
+"""Citizen flows in real Chromium with touch: QR and keypad pickup, wrong code and throttle, door fault, timeout."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from playwright.sync_api import Page, expect
+
+from kiosk_ui.citizen import CitizenSession
+from locker.config import ThrottleConfig
+from locker.model import OrderState
+from tests.ui.rig import Kiosk
+
+
+def tap_digits(page: Page, digits: str) -> None:
+    for d in digits:
+        page.get_by_role("button", name=d, exact=True).tap()
+
+
+def scan(page: Page, kiosk: Kiosk, text: str) -> None:
+    r = page.request.post(f"{kiosk.url}/sim/api/scan", data={"text": text})
+    assert r.ok
+
+
+def h1(page: Page) -> str:
+    return page.locator("h1").inner_text()
+
+
+def test_qr_pickup(kiosk: Kiosk, page: Page) -> None:
+    c = kiosk.station.announce("ORDER-QR1")
+    n = kiosk.station.load(kiosk.station.staff_session(), c)
+    page.goto(kiosk.url + "/")
+    expect(page.locator("h1")).to_have_text("Holen Sie Ihr Dokument ab")
+    scan(page, kiosk, c.qr)
+    expect(page.locator("h1")).to_have_text("Empfang bestätigen")
+    expect(page.get_by_text("Ich bestätige, dass ich mein Dokument erhalten habe.")).to_be_visible()
+    page.get_by_role("button", name="Empfang bestätigen").tap()
+    expect(page.locator("h1")).to_have_text(f"Fach {n} ist offen")
+    expect(page.get_by_role("img", name=f"Schließfachwand, Fach {n} ist markiert")).to_be_visible()
+    page.get_by_role("button", name="Weiter").tap()
+    expect(page.locator("h1")).to_have_text("Bitte schließen Sie die Tür")
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/item", data={"present": False}).ok
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/close").ok
+    expect(page.locator("h1")).to_have_text("Vielen Dank")
+    order = kiosk.station.store.order(c.order_id)
+    assert order is not None and order.state == OrderState.COLLECTED
+
+
+def test_manual_pickup_on_keypad(kiosk: Kiosk, page: Page) -> None:
+    c = kiosk.station.announce("ORDER-MAN1")
+    n = kiosk.station.load(kiosk.station.staff_session(), c)
+    page.goto(kiosk.url + "/")
+    page.get_by_role("button", name="Abholnummer und PIN eingeben").tap()
+    expect(page.locator("h1")).to_have_text("Code eingeben")
+    tap_digits(page, c.pickup_number)
+    expect(page.locator(".codefield.active")).to_contain_text("PIN")
+    tap_digits(page, c.pin)
+    expect(page.locator(".codefield.active .digit").last).to_have_text("•")
+    assert c.pin not in page.content()
+    page.get_by_role("button", name="OK", exact=True).tap()
+    expect(page.locator("h1")).to_have_text("Empfang bestätigen")
+    page.get_by_role("button", name="Empfang bestätigen").tap()
+    expect(page.locator("h1")).to_have_text(f"Fach {n} ist offen")
+
+
+def test_wrong_code_then_throttle(kiosk_factory: Callable[..., Kiosk], page: Page) -> None:
+    kiosk = kiosk_factory(throttle=ThrottleConfig(free_failures=1, base_delay_s=30))
+    page.goto(kiosk.url + "/")
+    page.get_by_role("button", name="Abholnummer und PIN eingeben").tap()
+    tap_digits(page, "12345678")
+    tap_digits(page, "999999")
+    page.get_by_role("button", name="OK", exact=True).tap()
+    expect(page.locator("h1")).to_have_text("Code nicht akzeptiert")
+    page.get_by_role("button", name="Erneut versuchen").tap()
+    tap_digits(page, "12345678999999")
+    page.get_by_role("button", name="OK", exact=True).tap()
+    expect(page.locator("h1")).to_have_text("Bitte warten")
+    expect(page.get_by_role("alert")).to_contain_text("Wartezeit: 30 s")
+
+
+def test_door_that_does_not_open(kiosk: Kiosk, page: Page) -> None:
+    c = kiosk.station.announce("ORDER-JAM1")
+    n = kiosk.station.load(kiosk.station.staff_session(), c)
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/jam", data={"jammed": True}).ok
+    page.goto(kiosk.url + "/?lang=en")
+    scan(page, kiosk, c.qr)
+    page.get_by_role("button", name="I confirm receipt").tap()
+    expect(page.locator("h1")).to_have_text("The door did not open")
+    expect(page.get_by_role("alert")).to_contain_text(f"Compartment {n} did not open")
+    state = page.request.get(f"{kiosk.url}/sim/api/state").json()
+    assert state["compartments"][n - 1]["compartment_state"] == "faulty"
+
+
+def test_timeout_warning_extension_and_reset(kiosk: Kiosk, page: Page) -> None:
+    page.goto(kiosk.url + "/")
+    page.get_by_role("button", name="Abholnummer und PIN eingeben").tap()
+    tap_digits(page, "42")
+    expect(page.locator(".codefield.active .digit").nth(1)).to_have_text("2")
+    cfg = kiosk.station.config.display
+    s: CitizenSession = kiosk.session()
+    for _ in range(10):  # at least ten extensions (WCAG 2.2.1)
+        kiosk.station.clock.advance(cfg.idle_timeout_s - cfg.idle_warning_s + 1)
+        dialog = page.get_by_role("alertdialog")
+        expect(dialog).to_be_visible()
+        expect(dialog).to_contain_text("Brauchen Sie mehr Zeit?")
+        dialog.get_by_role("button", name="Mehr Zeit").tap()
+        expect(dialog).to_be_hidden()
+    assert s.extensions == 10
+    expect(page.locator(".codefield.active .digit").nth(1)).to_have_text("2")
+    kiosk.station.clock.advance(cfg.idle_timeout_s + 1)
+    expect(page.locator("h1")).to_have_text("Holen Sie Ihr Dokument ab")
+    assert s.number == ""
+
+
+def test_language_switch(kiosk: Kiosk, page: Page) -> None:
+    page.goto(kiosk.url + "/")
+    assert page.locator("html").get_attribute("lang") == "de"
+    for button in page.locator(".langs button").all():
+        assert button.get_attribute("lang")
+    page.get_by_role("button", name="English").tap()
+    expect(page.locator("h1")).to_have_text("Collect your document")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.get_by_role("button", name="العربية").tap()
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    expect(page.locator("h1")).to_have_text("استلم وثيقتك")
+    page.goto(kiosk.url + "/?lang=tr")
+    expect(page.locator("h1")).to_have_text("Belgenizi teslim alın")  # noqa: RUF001
+    expect(page.locator("html")).to_have_attribute("dir", "ltr")
+
+
+def test_keypad_order_is_the_same_in_arabic_and_german(kiosk: Kiosk, page: Page) -> None:
+    def layout(lang: str) -> list[tuple[str, int, int]]:
+        page.goto(f"{kiosk.url}/?lang={lang}")
+        page.locator(".screen button.primary").tap()
+        expect(page.locator(".keypad")).to_be_visible()
+        out = []
+        for key in page.locator(".keypad .key").all():
+            box = key.bounding_box()
+            assert box is not None
+            out.append((key.get_attribute("value") or "", round(box["x"]), round(box["y"])))
+        page.get_by_role("button", name={"de": "Abbrechen", "ar": "إلغاء"}[lang]).tap()
+        return out
+
+    de, ar = layout("de"), layout("ar")
+
+    def order(keys: list[tuple[str, int, int]]) -> list[str]:
+        return [v for v, _x, _y in sorted(keys, key=lambda k: (k[2], k[1]))]
+
+    assert order(de) == order(ar) == [f"key:{d}" for d in "123456789"] + ["delete:", "key:0", "ok:"]
+    xs = {v: x for v, x, _y in ar}
+    assert xs["key:1"] < xs["key:2"] < xs["key:3"]
+
+
+def test_keys_are_at_least_15_mm(kiosk: Kiosk, page: Page) -> None:
+    page.goto(kiosk.url + "/")
+    page.get_by_role("button", name="Abholnummer und PIN eingeben").tap()
+    ppm = kiosk.ui.sizing.px_per_mm
+    for key in page.locator(".keypad .key").all():
+        box = key.bounding_box()
+        assert box is not None
+        assert box["width"] / ppm >= 15 and box["height"] / ppm >= 15

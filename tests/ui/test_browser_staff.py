@@ -1,0 +1,82 @@
+"""Staff flows in Chromium: badge + PIN login with the four-eyes rule, loading by scanned label, returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from playwright.sync_api import Page, expect
+
+from locker import codes
+from locker.model import OrderState
+from tests.ui.rig import Kiosk
+
+PIN = "246810"
+
+
+def login(page: Page, kiosk: Kiosk, badge: str) -> None:
+    page.goto(kiosk.url + "/staff/login")
+    page.locator("#badge").fill(badge)
+    page.locator("#pin").fill(PIN)
+    page.get_by_role("button", name="Anmelden").tap()
+
+
+def test_staff_loading_with_four_eyes(kiosk_factory: Callable[..., Kiosk], page: Page) -> None:
+    kiosk = kiosk_factory(four_eyes_loading=True)
+    anna = kiosk.station.flows.staff.add("ANNA-01", PIN, ("loader", "maintenance"))
+    ben = kiosk.station.flows.staff.add("BEN-02", PIN, ("loader",))
+    c = kiosk.station.announce("ORDER-LOAD1")
+    assert page.request.get(kiosk.url + "/staff/api/state").status == 401
+    login(page, kiosk, anna.payload)
+    expect(page.get_by_text("Angemeldet: ANNA-01")).to_be_visible()
+    expect(page.get_by_text("Vier-Augen-Prinzip")).to_be_visible()
+    page.get_by_role("button", name="Befüllen").tap()
+    page.locator("#label").fill(codes.label_payload(c.order_id))
+    page.get_by_role("button", name="Etikett verwenden").tap()
+    expect(page.locator(".message")).to_contain_text("Aktion abgelehnt")
+    assert page.request.post(kiosk.url + "/staff/act", form={"op": "label:", "label": "x"}).status == 403
+    page.get_by_role("link", name="Zweite Person").tap()
+    expect(page.locator("h1")).to_have_text("Zweite Person")
+    page.locator("#badge").fill(ben.payload)
+    page.locator("#pin").fill(PIN)
+    page.get_by_role("button", name="Anmelden").tap()
+    expect(page.get_by_text("Angemeldet: ANNA-01 + BEN-02")).to_be_visible()
+    page.get_by_role("button", name="Befüllen").tap()
+    assert page.request.post(f"{kiosk.url}/sim/api/scan", data={"text": codes.label_payload(c.order_id)}).ok
+    expect(page.locator(".message")).to_contain_text("ist offen")
+    order = kiosk.station.store.order(c.order_id)
+    assert order is not None and order.compartment is not None
+    n = order.compartment
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/item", data={"present": True}).ok
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/close").ok
+    expect(page.locator(".message")).to_have_text(f"Fach {n}: eingelagert. Die Person wird benachrichtigt.")
+    order = kiosk.station.store.order(c.order_id)
+    assert order is not None and order.state == OrderState.STORED
+
+
+def test_badge_scan_on_start_screen_opens_staff_login(kiosk: Kiosk, page: Page) -> None:
+    anna = kiosk.station.flows.staff.add("ANNA-01", PIN, ("loader",))
+    page.goto(kiosk.url + "/")
+    assert page.request.post(f"{kiosk.url}/sim/api/scan", data={"text": anna.payload}).ok
+    expect(page).to_have_url(kiosk.url + "/staff/login")
+    expect(page.get_by_text("Ausweis gelesen: ANNA-01")).to_be_visible()
+    page.locator("#pin").fill(PIN)
+    page.get_by_role("button", name="Anmelden").tap()
+    expect(page.get_by_text("Angemeldet: ANNA-01")).to_be_visible()
+
+
+def test_returns_one_compartment_at_a_time(kiosk: Kiosk, page: Page) -> None:
+    st = kiosk.station
+    anna = st.flows.staff.add("ANNA-01", PIN, ("loader", "maintenance"))
+    c = st.announce("ORDER-RET1")
+    n = st.load(st.staff_session("CARL-03"), c)
+    st.flows.orders.cancel(c.order_id)
+    login(page, kiosk, anna.payload)
+    page.get_by_role("button", name="Rücknahmen").tap()
+    page.get_by_role("button", name=f"Fach {n} öffnen").tap()
+    expect(page.locator(".message")).to_have_text(f"Fach {n} ist offen: alles entnehmen und Tür schließen.")
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/item", data={"present": False}).ok
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/close").ok
+    expect(page.locator(".message")).to_have_text(f"Fach {n}: Tür geschlossen.")
+    expect(page.get_by_text("Nichts zurückzunehmen.")).to_be_visible()
+    order = st.store.order(c.order_id)
+    assert order is not None and order.state == OrderState.RETURNED

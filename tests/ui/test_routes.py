@@ -1,0 +1,194 @@
+"""Fast route tests without a browser: error mapping, staff auth (401/403), catalogs, health and simulator API."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from fastapi.testclient import TestClient
+
+from kiosk_ui.errors import ErrorKind, citizen_error, http_status
+from kiosk_ui.i18n import LANGUAGES, Catalogs
+from kiosk_ui.speech import spell_secret
+from locker import codes
+from locker.errors import (
+    BadInput,
+    DoorDidNotOpen,
+    FlowError,
+    ManualPathLocked,
+    NotCollectable,
+    SessionError,
+    Throttled,
+    WrongCode,
+)
+from tests.ui.rig import Kiosk, build
+
+
+@pytest.fixture
+def kiosk(tmp_path: Path) -> Iterator[Kiosk]:
+    k = build(tmp_path)
+    yield k
+    k.station.database.close()
+
+
+@pytest.fixture
+def client(kiosk: Kiosk) -> Iterator[TestClient]:
+    with TestClient(kiosk.app, base_url="http://127.0.0.1") as c:
+        yield c
+
+
+def test_catalogs_are_complete_and_translated() -> None:
+    assert Catalogs.load().problems() == []
+
+
+def test_a_missing_or_untranslated_key_is_reported() -> None:
+    cats = Catalogs.load()
+    cats._catalogs["pl"] = dict(cats._catalogs["pl"])
+    del cats._catalogs["pl"]["done.title"]
+    cats._catalogs["tr"] = dict(cats._catalogs["tr"], **{"done.body": cats.raw("en", "done.body")})
+    assert sorted(cats.problems()) == ["pl: missing done.title", "tr: done.body is not translated"]
+
+
+def test_domain_errors_map_in_one_table() -> None:
+    assert citizen_error(WrongCode("x")) == ErrorKind.WRONG_CODE
+    assert citizen_error(ManualPathLocked("x")) == ErrorKind.MANUAL_LOCKED
+    assert citizen_error(Throttled(3)) == ErrorKind.THROTTLED
+    assert citizen_error(NotCollectable("x")) == ErrorKind.NOT_COLLECTABLE
+    assert citizen_error(DoorDidNotOpen(2)) == ErrorKind.DOOR
+    assert citizen_error(BadInput("x")) == ErrorKind.BAD_INPUT
+    assert [http_status(e) for e in (BadInput("x"), Throttled(1), WrongCode("x"), SessionError("x"))] == [
+        400,
+        429,
+        403,
+        403,
+    ]
+    assert http_status(DoorDidNotOpen(1)) == 503 and http_status(FlowError("x")) == 409
+
+
+@pytest.mark.parametrize("lang", [lang.code for lang in LANGUAGES])
+def test_lang_query_sets_html_lang_and_dir(client: TestClient, lang: str) -> None:
+    r = client.get(f"/?lang={lang}")
+    assert r.status_code == 200
+    d = "rtl" if lang == "ar" else "ltr"
+    assert f'<html lang="{lang}" dir="{d}"' in r.text
+    for other in LANGUAGES:
+        assert f'lang="{other.code}"' in r.text
+
+
+def test_unknown_language_and_action_are_refused(client: TestClient) -> None:
+    assert client.get("/?lang=xx").status_code == 400
+    assert client.post("/act", data={"op": "explode:"}).status_code == 400
+
+
+def test_session_cookie_is_httponly_and_strict(client: TestClient) -> None:
+    cookie = client.get("/").headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+
+
+def test_wrong_manual_code_shows_no_hint_and_keeps_no_pin(client: TestClient, kiosk: Kiosk) -> None:
+    client.get("/")
+    client.post("/act", data={"op": "manual:"})
+    for d in "12345678" + "654321":
+        client.post("/act", data={"op": f"key:{d}"})
+    r = client.post("/act", data={"op": "ok:"})
+    assert 'data-screen="error-wrong_code"' in r.text
+    assert "654321" not in r.text
+    s = kiosk.session()
+    assert s.pin == "" and s.pending is None
+
+
+def test_speech_spells_the_pin_as_stars(client: TestClient) -> None:
+    client.get("/?lang=en")
+    client.post("/act", data={"op": "manual:"})
+    for d in "12345678" + "97":
+        client.post("/act", data={"op": f"key:{d}"})
+    text = client.get("/speech.txt").text
+    assert "1 2 3 4 5 6 7 8" in text and "star, star" in text and "97" not in text and "9" not in text
+    assert spell_secret(0, "star", "empty") == "empty"
+    wav = client.get("/speech.wav")
+    assert wav.status_code == 200 and wav.content[:4] == b"RIFF"
+
+
+def test_staff_routes_need_a_session(client: TestClient, kiosk: Kiosk) -> None:
+    assert client.get("/staff/api/state").status_code == 401
+    assert client.post("/staff/act", data={"op": "go:load"}).status_code == 401
+    assert client.get("/staff").status_code == 401
+    r = client.post("/staff/login", data={"badge": "WIBOXS1:NOBODY-1:" + "A" * 26, "pin": "123456"})
+    assert r.status_code == 401
+
+
+def test_staff_four_eyes_is_403_until_the_second_person(tmp_path: Path) -> None:
+    k = build(tmp_path, four_eyes_loading=True)
+    anna = k.station.flows.staff.add("ANNA-01", "246810", ("loader",))
+    ben = k.station.flows.staff.add("BEN-02", "246810", ("loader",))
+    c = k.station.announce("ORDER-R1")
+    label = codes.label_payload(c.order_id)
+    with TestClient(k.app, base_url="http://127.0.0.1") as client:
+        r = client.post("/staff/login", data={"badge": anna.payload, "pin": "246810"}, follow_redirects=False)
+        assert r.status_code == 303 and "HttpOnly" in r.headers["set-cookie"]
+        assert "samesite=strict" in r.headers["set-cookie"].lower()
+        assert client.get("/staff/api/state").json()["four_eyes_missing"] is True
+        assert client.post("/staff/act", data={"op": "label:", "label": label}).status_code == 403
+        client.post("/staff/login", data={"badge": ben.payload, "pin": "246810"})
+        assert client.get("/staff/api/state").json()["staff"] == ["ANNA-01", "BEN-02"]
+        assert client.post("/staff/act", data={"op": "label:", "label": label}).status_code == 200
+    k.station.database.close()
+
+
+def test_heartbeat_is_recorded_and_exposed(client: TestClient, kiosk: Kiosk) -> None:
+    before = client.get("/healthz").json()
+    assert before["heartbeat_last_seen"] is None and before["page_heartbeat_age_s"] is None
+    assert before["uptime_s"] >= 0
+    client.post("/api/heartbeat")
+    h = client.get("/healthz").json()
+    assert h["ok"] and h["heartbeat_last_seen"] == kiosk.station.clock.now() and h["heartbeat_age_s"] == 0
+    assert 0 <= h["page_heartbeat_age_s"] < 5  # the contract of systemd/wibox-kiosk-watch.py
+    assert kiosk.ui.heartbeat.count == 1
+
+
+def test_sim_api(client: TestClient, kiosk: Kiosk) -> None:
+    state = client.get("/sim/api/state").json()["compartments"]
+    assert [c["number"] for c in state] == [1, 2, 3, 4, 5, 6]
+    assert set(state[0]) == {
+        "number",
+        "door_open",
+        "item",
+        "lock_energised",
+        "jammed",
+        "compartment_state",
+        "order_state",
+    }
+    assert client.post("/sim/api/doors/99/close").status_code == 404
+    assert client.post("/sim/api/doors/1/item", json={"present": "yes"}).status_code == 400
+    assert client.post("/sim/api/doors/1/item", json={"present": True}).status_code == 200
+    assert kiosk.station.bank.doors[1].item is True
+    assert client.post("/sim/api/scan", json={}).status_code == 400
+
+
+def test_headset_plug_switches_speech_on(client: TestClient, kiosk: Kiosk) -> None:
+    client.get("/")
+    assert client.post("/api/headset", json={"plugged": True}).json() == {"speech": True}
+    assert kiosk.session().speech is True
+
+
+def test_no_sim_routes_without_a_sim(tmp_path: Path) -> None:
+    from firmware_bridge.scanners.hub import ScanHub
+    from kiosk_ui.app import create_app
+
+    k = build(tmp_path)
+    app = create_app(k.station.flows, scan_hub=ScanHub(), sim=None, config=k.station.config, clock=k.station.clock)
+    with TestClient(app) as client:
+        assert client.get("/sim/api/state").status_code == 404
+    k.station.database.close()
+
+
+def test_out_of_service_when_every_compartment_is_disabled(client: TestClient, kiosk: Kiosk) -> None:
+    sid = kiosk.station.staff_session()
+    for c in kiosk.station.config.compartments:
+        kiosk.station.flows.staffwork.disable(sid, c.number, "test disable")
+    assert 'data-screen="out_of_service"' in client.get("/").text
