@@ -101,6 +101,12 @@ def _staff_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from locker import daemon  # wires drivers, scanners and the UI: imported only when asked for
+
+    return daemon.main(args.config)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from locker import demo  # the demo wires simulators and drivers: imported only when asked for
 
@@ -137,6 +143,10 @@ def register(sub: Any) -> None:
     add.add_argument("--database", help="database file (default: storage.database of --config)")
     add.add_argument("--config", help="station configuration file")
     add.set_defaults(func=_staff_add)
+
+    run = sub.add_parser("run", help="run the station daemon (what systemd starts)")
+    run.add_argument("--config", required=True, help="station TOML file, e.g. /etc/wibox/station.toml")
+    run.set_defaults(func=_run)
 
     dm = sub.add_parser("demo", help="run the station on simulated lock boards (no hardware needed)")
     dm.add_argument("--data", default="data/demo", help="folder for the demo's database (recreated each run)")

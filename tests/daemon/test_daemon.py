@@ -1,0 +1,221 @@
+"""`wibox run` under a fake systemd notify socket: READY, watchdog pings from the loop, a clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from firmware_bridge.memory_bank import MemoryLockBank
+from firmware_bridge.sim.station import SimulatedWall
+from locker.clock import SystemClock
+from locker.config import StationConfig, load_config
+from locker.daemon import Daemon, RunningBank
+from locker.sdnotify import SdNotify
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def station_toml(db: Path, port: int, bus0: str, bus1: str) -> str:
+    comps = "".join(
+        f'[[compartments]]\nnumber = {n}\nbus = "{bus}"\nboard = {board}\nlock = {lock}\nsize = "M"\n'
+        f"height_mm = {300 + 200 * lock}\n\n"
+        for n, (bus, board, lock) in enumerate(
+            [("bus0", 0, 1), ("bus0", 0, 2), ("bus0", 0, 3), ("bus1", 1, 1), ("bus1", 1, 2)], start=1
+        )
+    )
+    return f"""station_id = "daemon-test"
+
+[storage]
+database = "{db}"
+
+[ui]
+port = {port}
+
+[scanners.camera]
+enabled = false
+
+[[buses]]
+name = "bus0"
+driver = "kerong-cu16"
+port = "{bus0}"
+
+[[buses]]
+name = "bus1"
+driver = "xor-8a"
+port = "{bus1}"
+baud = 9600
+channels = 8
+
+{comps}"""
+
+
+class NotifySocket:
+    """A datagram socket standing in for systemd's; collects (time, message) pairs."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.settimeout(0.2)
+        self.messages: list[tuple[float, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(4096)
+            except TimeoutError:
+                continue
+            for line in data.decode().splitlines():
+                self.messages.append((time.monotonic(), line))
+
+    def wait_for(self, text: str, timeout: float = 30.0, count: int = 1) -> None:
+        deadline = time.monotonic() + timeout
+        while sum(1 for _t, m in self.messages if m == text) < count:
+            assert time.monotonic() < deadline, f"no {text!r} x{count}; got {self.messages[-5:]}"
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
+
+
+@pytest.fixture
+def notify(tmp_path: Path) -> Iterator[NotifySocket]:
+    n = NotifySocket(tmp_path / "notify.sock")
+    yield n
+    n.close()
+
+
+@pytest.fixture
+def wall_config(tmp_path: Path) -> Iterator[tuple[Path, SimulatedWall]]:
+    """The simulated boards run in the test process; the daemon opens their pseudo-terminals."""
+    port = free_port()
+    base = load_config_text(station_toml(tmp_path / "wibox.db", port, "sim", "sim"))
+    hw = SimulatedWall(base)
+    cfg = hw.start()
+    path = tmp_path / "station.toml"
+    path.write_text(station_toml(tmp_path / "wibox.db", port, cfg.buses[0].port, cfg.buses[1].port))
+    yield path, hw
+    hw.stop()
+
+
+def load_config_text(text: str) -> StationConfig:
+    from locker.config import parse_config
+
+    return parse_config(text)
+
+
+def test_wibox_run_ready_watchdog_ui_and_clean_stop(
+    wall_config: tuple[Path, SimulatedWall], notify: NotifySocket
+) -> None:
+    path, hw = wall_config
+    cfg = load_config(path)
+    env = {**os.environ, "NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "300000"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "locker.cli", "run", "--config", str(path)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        notify.wait_for("READY=1")
+        notify.wait_for("WATCHDOG=1", count=4, timeout=10)
+        pings = [t for t, m in notify.messages if m == "WATCHDOG=1"]
+        assert max(b - a for a, b in itertools.pairwise(pings)) < 0.3  # every WatchdogSec/2
+        health = httpx.get(f"http://127.0.0.1:{cfg.ui.port}/healthz", timeout=5).json()
+        assert health["ok"] is True and health["page_heartbeat_age_s"] is None
+        # A door forced open while the daemon runs is seen by the lock bank's poller and recorded.
+        hw.force(2)
+        deadline = time.monotonic() + 10
+        while _state(cfg, 2) != "faulty":
+            assert time.monotonic() < deadline, "the forced door was not recorded"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert any(m == "STOPPING=1" for _t, m in notify.messages)
+    assert "ready" in out and "stopped" in out
+    with sqlite3.connect(cfg.storage.database) as conn:
+        alarms = conn.execute("SELECT kind, compartment FROM alarms WHERE cleared_at IS NULL").fetchall()
+    assert ("door_forced", 2) in alarms
+
+
+def _state(cfg: StationConfig, number: int) -> str:
+    with sqlite3.connect(cfg.storage.database) as conn:
+        row = conn.execute("SELECT state FROM compartments WHERE number = ?", (number,)).fetchone()
+    return str(row[0]) if row else ""
+
+
+def test_a_blocked_event_loop_stops_the_watchdog_pings(tmp_path: Path, notify: NotifySocket) -> None:
+    cfg = load_config_text(station_toml(tmp_path / "wibox.db", free_port(), "/dev/null", "/dev/null"))
+
+    def bank(c: StationConfig, clock: SystemClock) -> RunningBank:
+        return _StartableBank([x.number for x in c.compartments], clock)
+
+    d = Daemon(cfg, bank, SdNotify({"NOTIFY_SOCKET": str(notify.path)}), watchdog_ping_s=0.05)
+    loop = asyncio.new_event_loop()
+    result: list[int] = []
+    runner = threading.Thread(target=lambda: result.append(loop.run_until_complete(d.run())))
+    runner.start()
+    try:
+        notify.wait_for("READY=1")
+        notify.wait_for("WATCHDOG=1", count=5)
+        blocked_at = time.monotonic()
+        loop.call_soon_threadsafe(time.sleep, 1.0)  # something blocks the event loop for a second
+        time.sleep(1.5)
+        during = [t for t, m in notify.messages if m == "WATCHDOG=1" and blocked_at + 0.1 < t < blocked_at + 0.95]
+        assert during == []  # no pings while the loop is blocked: systemd would restart the daemon
+        after = [t for t, m in notify.messages if m == "WATCHDOG=1" and t > blocked_at + 1.0]
+        assert after  # and they resume once it runs again
+    finally:
+        loop.call_soon_threadsafe(d.stop)
+        runner.join(timeout=20)
+    assert result == [0]
+
+
+class _StartableBank:
+    """The in-process lock bank with the life cycle the daemon drives."""
+
+    def __init__(self, numbers: list[int], clock: SystemClock) -> None:
+        self.inner = MemoryLockBank(numbers, clock)
+        self.unlock = self.inner.unlock
+        self.read = self.inner.read
+        self.poll_events = self.inner.poll_events
+        self.safe_state = self.inner.safe_state
+
+    def start(self) -> None:
+        self.inner.safe_state()
+
+    def stop(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
