@@ -35,3 +35,15 @@ class WrongDeviceError(SyncError):
 
 class KeyStoreError(SyncError):
     """A key file is missing, unreadable, malformed or readable by others."""
+
+
+class HubUnreachable(SyncError):
+    """The hub did not answer (connection refused, timeout, 5xx): retry later with backoff."""
+
+
+class HubRefused(SyncError):
+    """The hub answered with a refusal (4xx); ``status`` is the HTTP status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"hub refused ({status}): {message}")
+        self.status = status

@@ -217,6 +217,23 @@ class PullBody:
 
 
 @dataclass(frozen=True)
+class HealthReport:
+    """The station's state for the fleet view (counts and measurements only, nothing personal)."""
+
+    clock: int  # the kiosk's time when it sent the heartbeat
+    compartments: int
+    free: int
+    occupied: int
+    faulty: int
+    disabled: int
+    doors_open: int  # compartments in a door cycle (loading, opening)
+    outbox_depth: int  # events not yet delivered
+    alarms: tuple[str, ...]  # kinds of the open alarms
+    disk_free_mb: int
+    temperature_mc: int | None = None  # SoC temperature in milli-degrees Celsius (integers only: signed JSON)
+
+
+@dataclass(frozen=True)
 class HeartbeatBody:
     KIND: ClassVar[MessageKind] = MessageKind.HEARTBEAT
     manifest_seq: int
@@ -226,6 +243,7 @@ class HeartbeatBody:
     time_floor: int
     open_alarms: int
     software: str
+    health: HealthReport | None = None
 
 
 @dataclass(frozen=True)

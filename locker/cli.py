@@ -14,11 +14,12 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 
 def _registrars() -> list[Registrar]:
     # The composition root: each package contributes its own subcommands.
+    from backend_sync.hub import cli as hub_cli
     from firmware_bridge import board_cli
     from firmware_bridge.scanners import cli as scanner_cli
     from locker import cli_core
 
-    return [cli_core.register, scanner_cli.register, board_cli.register]
+    return [cli_core.register, scanner_cli.register, board_cli.register, hub_cli.register]
 
 
 def build_parser() -> argparse.ArgumentParser:

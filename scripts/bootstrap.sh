@@ -2,7 +2,7 @@
 # Installs what `make test` / `make demo` need on Debian 12 / Raspberry Pi OS, skipping what is present.
 set -eu
 
-APT_PACKAGES="python3 python3-venv python3-dev gcc libzbar0 chromium espeak-ng shellcheck"
+APT_PACKAGES="python3 python3-venv python3-dev gcc libzbar0 chromium espeak-ng shellcheck postgresql"
 
 missing=""
 for pkg in $APT_PACKAGES; do

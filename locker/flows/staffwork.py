@@ -63,8 +63,14 @@ class StaffWorkFlow:
 
     def maintenance_open(self, session_id: str, number: int, reason: str) -> int:
         session = self.staff.require(session_id, role="maintenance")
+        return self._maintenance_open(StaffAuth.actor(session), number, reason)
+
+    def remote_open(self, issued_by: str, number: int, reason: str) -> int:
+        """A maintenance opening commanded by the hub (signed command): audited as ``remote:<issuer>``."""
+        return self._maintenance_open(f"remote:{issued_by}", number, f"remote: {reason}"[:200])
+
+    def _maintenance_open(self, actor: str, number: int, reason: str) -> int:
         why = _reason(reason)
-        actor = StaffAuth.actor(session)
         with self.ctx.store.change(actor) as tx:
             c = tx.compartment(number)
             if c.state in _BUSY:
@@ -102,8 +108,14 @@ class StaffWorkFlow:
 
     def disable(self, session_id: str, number: int, reason: str) -> None:
         session = self.staff.require(session_id, role="maintenance")
+        self._disable(StaffAuth.actor(session), number, reason)
+
+    def remote_disable(self, issued_by: str, number: int, reason: str) -> None:
+        self._disable(f"remote:{issued_by}", number, f"remote: {reason}"[:200])
+
+    def _disable(self, actor: str, number: int, reason: str) -> None:
         why = _reason(reason)
-        with self.ctx.store.change(StaffAuth.actor(session)) as tx:
+        with self.ctx.store.change(actor) as tx:
             c = tx.compartment(number)
             if c.state in _BUSY:
                 raise FlowError(f"compartment {number} is in a door cycle")
@@ -113,7 +125,13 @@ class StaffWorkFlow:
     def enable(self, session_id: str, number: int) -> None:
         """Put a disabled or faulty compartment back in service (staff checked it); clears its alarms."""
         session = self.staff.require(session_id, role="maintenance")
-        with self.ctx.store.change(StaffAuth.actor(session)) as tx:
+        self._enable(StaffAuth.actor(session), number)
+
+    def remote_enable(self, issued_by: str, number: int) -> None:
+        self._enable(f"remote:{issued_by}", number)
+
+    def _enable(self, actor: str, number: int) -> None:
+        with self.ctx.store.change(actor) as tx:
             c = tx.compartment(number)
             if c.state not in (CompartmentState.DISABLED, CompartmentState.FAULTY):
                 raise FlowError(f"compartment {number} is {c.state}, not disabled or faulty")

@@ -1,0 +1,343 @@
+"""The kiosk's hub client: outbound HTTP(S) only — enroll, pull and apply bundles, push events, checkpoints,
+heartbeats and remote commands, with backoff when the hub is down."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import secrets
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from backend_sync import protocol as p
+from backend_sync import schema
+from backend_sync.commands import RESULT_EVENT, Command, CommandKind, CommandOutcome, verify_command
+from backend_sync.errors import HubRefused, HubUnreachable, SchemaError
+from backend_sync.hub.enrollment import enrollment_code_hash
+from backend_sync.keys import KioskKeys, b64, load_ed25519_public
+from backend_sync.receiver import BundleReceiver, HpkeDecryptor, verify_countersignature
+from locker import __version__, audit
+from locker.errors import LockerError
+from locker.flows import Flows
+from locker.flows.bundle import HubKey
+from locker.model import CompartmentState
+from locker.ports import Clock
+from locker.store import Store
+
+log = logging.getLogger(__name__)
+MAX_PULLS_PER_SYNC = 20
+
+
+class UiControl(Protocol):
+    """What remote commands may ask of the kiosk screen (the kiosk UI implements it)."""
+
+    def maintenance_mode(self, on: bool) -> None: ...
+
+    def reload(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    batch_size: int = 200  # events per message
+    timeout_s: float = 10.0
+    poll_interval_s: float = 30.0  # pause between syncs when all is well (heartbeat rides along)
+    backoff_min_s: float = 2.0
+    backoff_max_s: float = 600.0
+
+
+@dataclass
+class ClientStats:
+    syncs: int = 0
+    failures: int = 0
+    consecutive_failures: int = 0
+    last_error: str = ""
+    bundles_applied: int = 0
+    events_delivered: int = 0
+    checkpoints: int = 0
+    commands_executed: int = 0
+    commands_refused: int = 0
+
+
+@dataclass
+class SyncReport:
+    bundles: int = 0
+    events: int = 0
+    checkpoint: int | None = None  # the countersigned audit size
+    commands: list[str] = field(default_factory=list)
+
+
+def _thermal_mc() -> int | None:
+    path = Path("/sys/class/thermal/thermal_zone0/temp")
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+class SyncClient:
+    """One kiosk's connection to the hub. Every method may raise a SyncError; ``run_forever`` never does."""
+
+    def __init__(  # noqa: PLR0917 - the kiosk's wiring, in the order the composition root has it
+        self,
+        base_url: str,
+        device_id: str,
+        keys: KioskKeys,
+        flows: Flows,
+        store: Store,
+        clock: Clock,
+        transport: httpx.BaseTransport | None = None,
+        settings: ClientSettings | None = None,
+        ui: UiControl | None = None,
+    ) -> None:
+        p.check_device_id(device_id)
+        self.device_id = device_id
+        self.keys = keys
+        self.flows = flows
+        self.store = store
+        self.clock = clock
+        self.settings = settings or ClientSettings()
+        self.ui = ui
+        self.stats = ClientStats()
+        self.http = httpx.Client(base_url=base_url.rstrip("/"), transport=transport, timeout=self.settings.timeout_s)
+        self.receiver = BundleReceiver(flows.bundle, device_id, HpkeDecryptor(keys.enc_private), clock)
+        self._resync_requested = False
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- transport ---------------------------------------------------------------------------------------
+    def _post(self, path: str, content: bytes) -> bytes:
+        try:
+            r = self.http.post(path, content=content, headers={"content-type": "application/json"})
+        except httpx.HTTPError as exc:
+            raise HubUnreachable(f"{path}: {type(exc).__name__}: {exc}") from exc
+        if r.status_code >= 500:
+            raise HubUnreachable(f"{path}: HTTP {r.status_code}")
+        if r.status_code >= 400:
+            try:
+                msg = str(r.json().get("error", r.text))
+            except (ValueError, AttributeError):
+                msg = r.text[:200]
+            raise HubRefused(r.status_code, f"{path}: {msg}")
+        return r.content
+
+    def _signed(self, path: str, body: p.KioskBody) -> Any:
+        data = p.sign_kiosk_message(self.keys.signer, self.device_id, body, int(self.clock.now()))
+        return schema.loads(self._post(path, data))
+
+    # -- enrollment --------------------------------------------------------------------------------------
+    def enroll(self) -> str:
+        """Ask the hub to enroll this kiosk; returns the one-time code to show on the screen for the admin."""
+        code = f"{secrets.randbelow(10**8):08d}"
+        pub = self.keys.public()
+        body = {
+            "device_id": self.device_id,
+            "sign_public": b64(pub.sign_public),
+            "enc_public": b64(pub.enc_public),
+            "code_hash": enrollment_code_hash(self.device_id, code),
+            "version": __version__,
+        }
+        self._post("/api/v1/enroll", json.dumps(body).encode())
+        return code
+
+    def poll_enrollment(self) -> str:
+        """The enrollment status; once approved, the hub's keys are pinned (only before the first bundle)."""
+        pub = self.keys.public()
+        answer = self._signed("/api/v1/enroll/status", p.KeyAnnounceBody(pub.sign_public, pub.enc_public))
+        status = str(answer.get("status"))
+        if status == "approved" and not self.flows.bundle.hub_keys():
+            items = [schema.decode(p.HubKeyItem, k, "hub_keys") for k in answer.get("hub_keys") or []]
+            if not items:
+                raise SchemaError("hub_keys: an approved enrollment must name the hub's keys")
+            self.flows.bundle.pin_hub_keys([HubKey(k.key_id, k.public_key) for k in items])
+        return status
+
+    # -- one sync --------------------------------------------------------------------------------------
+    def sync_once(self) -> SyncReport:
+        """Pull and apply bundles, execute commands, push the outbox, have the audit checkpoint countersigned."""
+        report = SyncReport()
+        self._pull(report)
+        report.events = self.push_events()
+        report.checkpoint = self.checkpoint()
+        self.stats.syncs += 1
+        return report
+
+    def _pull(self, report: SyncReport) -> None:
+        for _ in range(MAX_PULLS_PER_SYNC):
+            head = self.flows.bundle.head()
+            answer = self._signed("/api/v1/kiosk/pull", p.PullBody(head.seq, head.hash))
+            report.commands += self._commands(answer.get("commands") or [])
+            bundle = answer.get("bundle")
+            if bundle is None and not self._resync_requested:
+                return
+            self._resync_requested = False
+            if bundle is not None:
+                self.receiver.receive(json.dumps(bundle).encode())
+                report.bundles += 1
+                self.stats.bundles_applied += 1
+        log.warning("still bundles to pull after %d pulls; continuing next sync", MAX_PULLS_PER_SYNC)
+
+    def push_events(self) -> int:
+        """Deliver the outbox in batches; only ids the hub accepted are marked delivered."""
+        total = 0
+        while True:
+            batch = self.store.pending(self.settings.batch_size)
+            if not batch:
+                return total
+            items = tuple(p.EventItem(e.id, e.seq, e.kind, e.body) for e in batch)
+            answer = self._signed("/api/v1/kiosk/events", p.EventsBody(items))
+            accepted = [i for i in answer.get("accepted", []) if isinstance(i, str)]
+            refused = answer.get("refused") or {}
+            if refused:
+                log.error("hub refused events %s", refused)
+            self.store.mark_delivered(accepted, self.clock.now())
+            total += len(accepted)
+            self.stats.events_delivered += len(accepted)
+            if len(accepted) < len(batch):
+                return total  # no progress on the rest: try again next sync
+
+    def checkpoint(self) -> int:
+        """Record the audit log's (size, head), have the hub countersign it, and store the countersignature."""
+        with self.store.database.write() as conn:
+            cp = audit.make_checkpoint(conn, self.clock.now())
+        body = p.sign_checkpoint(self.keys.signer, self.device_id, cp.size, cp.head)
+        data = p.sign_kiosk_message(self.keys.signer, self.device_id, body, int(self.clock.now()))
+        raw = self._post("/api/v1/kiosk/checkpoint", data)
+        cs = verify_countersignature(raw, self.device_id, self.receiver.pinned())
+        if (cs.size, cs.head) != (cp.size, cp.head):
+            raise SchemaError("countersignature: not for the checkpoint sent")
+        with self.store.database.write() as conn:
+            conn.execute("UPDATE audit_checkpoints SET countersignature = ? WHERE size = ?", (raw, cp.size))
+        self.stats.checkpoints += 1
+        return cp.size
+
+    # -- heartbeat -----------------------------------------------------------------------------------------
+    def health(self) -> p.HealthReport:
+        comps = self.store.compartments()
+        count = {s: sum(1 for c in comps if c.state == s) for s in CompartmentState}
+        depth = self.store.database.query_one("SELECT count(*) AS n FROM outbox WHERE delivered_at IS NULL")
+        db_dir = self.store.database.path.parent
+        return p.HealthReport(
+            clock=int(self.clock.now()),
+            compartments=len(comps),
+            free=count[CompartmentState.FREE],
+            occupied=count[CompartmentState.OCCUPIED],
+            faulty=count[CompartmentState.FAULTY],
+            disabled=count[CompartmentState.DISABLED],
+            doors_open=count[CompartmentState.LOADING] + count[CompartmentState.OPENING],
+            outbox_depth=int(depth["n"]) if depth else 0,
+            alarms=tuple(str(a[0]) for a in self.store.open_alarms()),
+            disk_free_mb=shutil.disk_usage(db_dir).free // 2**20,
+            temperature_mc=_thermal_mc(),
+        )
+
+    def heartbeat(self) -> list[str]:
+        head = self.flows.bundle.head()
+        cp = audit.head(self.store.database)
+        body = p.HeartbeatBody(
+            manifest_seq=head.seq,
+            manifest_hash=head.hash,
+            audit_size=cp.size,
+            audit_head=cp.head,
+            time_floor=int(self.flows.bundle.time_floor()),
+            open_alarms=len(self.store.open_alarms()),
+            software=f"wibox {__version__}",
+            health=self.health(),
+        )
+        answer = self._signed("/api/v1/kiosk/heartbeat", body)
+        return self._commands(answer.get("commands") or [])
+
+    # -- remote commands -----------------------------------------------------------------------------------
+    def _commands(self, items: list[Any]) -> list[str]:
+        done = []
+        pinned = {k.key_id: load_ed25519_public(k.public_key) for k in self.flows.bundle.hub_keys()}
+        for obj in items:
+            try:
+                cmd = verify_command(obj, self.device_id, pinned, self.clock.now())
+            except LockerError as exc:
+                self.stats.commands_refused += 1
+                log.error("refused a remote command: %s", exc)
+                continue
+            if self._already_answered(cmd.id):
+                continue
+            outcome, detail = self._execute(cmd)
+            with self.store.change(f"remote:{cmd.issued_by}") as tx:
+                tx.audit("remote.command", command=cmd.id, command_kind=cmd.kind.value, outcome=outcome.value)
+                tx.outbox(
+                    RESULT_EVENT, command=cmd.id, command_kind=cmd.kind.value, outcome=outcome.value, detail=detail
+                )
+            self.stats.commands_executed += 1
+            done.append(cmd.id)
+        return done
+
+    def _already_answered(self, cmd_id: str) -> bool:
+        row = self.store.database.query_one(
+            "SELECT 1 FROM outbox WHERE kind = ? AND body LIKE ?", (RESULT_EVENT, f'%"command":"{cmd_id}"%')
+        )
+        return row is not None
+
+    def _execute(self, cmd: Command) -> tuple[CommandOutcome, str]:
+        work = self.flows.staffwork
+        try:
+            if cmd.kind == CommandKind.OPEN_COMPARTMENT and cmd.compartment is not None:
+                work.remote_open(cmd.issued_by, cmd.compartment, cmd.reason)
+                return CommandOutcome.DONE, f"compartment {cmd.compartment} opened"
+            if cmd.kind == CommandKind.DISABLE_COMPARTMENT and cmd.compartment is not None:
+                work.remote_disable(cmd.issued_by, cmd.compartment, cmd.reason)
+                return CommandOutcome.DONE, f"compartment {cmd.compartment} disabled"
+            if cmd.kind == CommandKind.ENABLE_COMPARTMENT and cmd.compartment is not None:
+                work.remote_enable(cmd.issued_by, cmd.compartment)
+                return CommandOutcome.DONE, f"compartment {cmd.compartment} enabled"
+            if cmd.kind == CommandKind.RESYNC:
+                self._resync_requested = True
+                return CommandOutcome.DONE, "full sync requested"
+            if self.ui is None:
+                return CommandOutcome.FAILED, "no kiosk screen attached"
+            if cmd.kind == CommandKind.MAINTENANCE_MODE:
+                self.ui.maintenance_mode(bool(cmd.on))
+                return CommandOutcome.DONE, f"maintenance mode {'on' if cmd.on else 'off'}"
+            self.ui.reload()
+            return CommandOutcome.DONE, "screen reloaded"
+        except LockerError as exc:
+            log.warning("remote command %s (%s) failed: %s", cmd.id, cmd.kind, exc)
+            return CommandOutcome.FAILED, str(exc)[:200]
+
+    # -- the loop ------------------------------------------------------------------------------------------
+    def backoff_s(self) -> float:
+        """Exponential backoff with full jitter after ``consecutive_failures`` failures."""
+        n = self.stats.consecutive_failures
+        cap = min(self.settings.backoff_max_s, self.settings.backoff_min_s * 2 ** min(n, 30))
+        return random.uniform(self.settings.backoff_min_s / 2, cap)
+
+    def step(self) -> bool:
+        """One sync plus heartbeat; failures are logged and counted, never raised. Returns success."""
+        try:
+            self.sync_once()
+            self.heartbeat()
+        except LockerError as exc:
+            self._failed(exc)
+            return False
+        except Exception as exc:  # the sync loop must outlive any bug; logged with traceback
+            log.exception("sync failed unexpectedly")
+            self._failed(exc)
+            return False
+        self.stats.consecutive_failures = 0
+        return True
+
+    def _failed(self, exc: BaseException) -> None:
+        self.stats.failures += 1
+        self.stats.consecutive_failures += 1
+        self.stats.last_error = f"{type(exc).__name__}: {exc}"
+        log.warning("sync failed (%d in a row): %s", self.stats.consecutive_failures, self.stats.last_error)
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Sync every ``poll_interval_s``; when the hub is down, back off exponentially with jitter."""
+        while not stop.is_set():
+            ok = self.step()
+            stop.wait(self.settings.poll_interval_s if ok else self.backoff_s())

@@ -1,0 +1,207 @@
+"""The kiosk API's refusals and bookkeeping, in process: signatures, replays, status, exactly-once notices,
+command expiry and signatures, configuration and migrations."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from backend_sync import protocol as p
+from backend_sync.commands import Command, CommandKind, sign_command, verify_command
+from backend_sync.errors import ExpiredError, TamperError, WrongDeviceError
+from backend_sync.hub import db as hubdb
+from backend_sync.hub.app import create_app
+from backend_sync.hub.config import hub_keys_described, parse_hub_config
+from backend_sync.hub.db import HubStore, applied_migrations, migrate
+from backend_sync.hub.enrollment import EnrollIn, approve_kiosk, enrollment_code_hash, request_enrollment
+from backend_sync.hub.keys import HubKeys
+from backend_sync.hub.orders import NewHubOrder, create_order
+from backend_sync.hub.ports import RecordingNotifier
+from backend_sync.hub.remote import issue_command
+from backend_sync.keys import KioskKeys, Signer, b64, key_id
+from locker.clock import ManualClock
+from locker.errors import ConfigError
+from locker.model import Size
+
+DEVICE = "kiosk-7"
+
+
+@dataclass
+class Env:
+    store: HubStore
+    keys: HubKeys
+    clock: ManualClock
+    notifier: RecordingNotifier
+    http: TestClient
+    kiosk: KioskKeys
+
+    def send(
+        self, path: str, body: p.KioskBody, device: str = DEVICE, signer: Signer | None = None
+    ) -> tuple[int, bytes]:
+        data = p.sign_kiosk_message(signer or self.kiosk.signer, device, body, int(self.clock.now()))
+        r = self.http.post(path, content=data)
+        return r.status_code, r.content
+
+
+def enroll(store: HubStore, kiosk: KioskKeys, now: float, approve: bool = True) -> None:
+    pub = kiosk.public()
+    body = EnrollIn(
+        device_id=DEVICE,
+        sign_public=b64(pub.sign_public),
+        enc_public=b64(pub.enc_public),
+        code_hash=enrollment_code_hash(DEVICE, "12345678"),
+    )
+    with store.write() as conn:
+        request_enrollment(conn, body, now)
+    if approve:
+        approve_kiosk(store, DEVICE, "12345678", "city-a", "test", now)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    store = HubStore.open(f"sqlite:///{tmp_path / 'hub.db'}")
+    keys = HubKeys(Signer.generate())
+    clock = ManualClock(time.time())
+    notifier = RecordingNotifier()
+    with store.write() as conn:
+        store.add_city(conn, "city-a", "A")
+        store.add_city(conn, "city-b", "B")
+    app = create_app(store, parse_hub_config(""), keys, clock, notifier=notifier)
+    kiosk = KioskKeys.generate()
+    with TestClient(app) as http:
+        yield Env(store, keys, clock, notifier, http, kiosk)
+    store.close()
+
+
+def test_signature_status_and_replay_refusals(env: Env) -> None:
+    pull = p.PullBody(0, p.GENESIS_HASH)
+    assert env.send("/api/v1/kiosk/pull", pull)[0] == 401  # unknown kiosk
+    enroll(env.store, env.kiosk, env.clock.now(), approve=False)
+    assert env.send("/api/v1/kiosk/pull", pull)[0] == 403  # pending: not yet approved
+    approve_kiosk(env.store, DEVICE, "12345678", "city-a", "test", env.clock.now())
+    assert env.send("/api/v1/kiosk/pull", pull, signer=Signer.generate())[0] == 401  # someone else's key
+    data = p.sign_kiosk_message(env.kiosk.signer, DEVICE, pull, int(env.clock.now()))
+    first = env.http.post("/api/v1/kiosk/pull", content=data)
+    assert first.status_code == 200 and first.json()["bundle"]["manifest"]["seq"] == 1  # full sync after approval
+    again = env.http.post("/api/v1/kiosk/pull", content=data)
+    assert again.status_code == 409 and again.json()["kind"] == "ReplayError"
+    old = p.sign_kiosk_message(env.kiosk.signer, DEVICE, pull, int(env.clock.now()) - 2 * 86400)
+    assert env.http.post("/api/v1/kiosk/pull", content=old).status_code == 400  # beyond the clock skew
+    hb = p.HeartbeatBody(0, p.GENESIS_HASH, 0, p.GENESIS_HASH, 0, 0, "wibox test")
+    assert env.send("/api/v1/kiosk/pull", hb)[0] == 400  # a heartbeat is not a pull
+
+
+def test_stored_notifies_once_and_events_are_processed_once(env: Env) -> None:
+    enroll(env.store, env.kiosk, env.clock.now())
+    now = env.clock.now()
+    with env.store.write() as conn:
+        o = create_order(conn, NewHubOrder("city-a", DEVICE, "R-1", "id_card", Size.S, now, now + 86400), now)
+    body = json.dumps({"id": "e" * 32, "kind": "stored", "order": o.id, "compartment": 1, "t": now})
+    ev = p.EventsBody((p.EventItem("e" * 32, 1, "stored", body),))
+    for _ in range(3):  # re-sent in new messages (lost responses): processed once, accepted every time
+        status, answer = env.send("/api/v1/kiosk/events", ev)
+        assert status == 200 and json.loads(answer)["accepted"] == ["e" * 32]
+    assert env.notifier.stored == [o.id]
+    with env.store.read() as conn:
+        assert conn.execute(select(hubdb.orders.c.state).where(hubdb.orders.c.id == o.id)).scalar_one() == "stored"
+    # An event about an order of another city is recorded but changes nothing.
+    with env.store.write() as conn:
+        conn.execute(
+            hubdb.kiosks.insert().values(
+                device_id="other",
+                status="approved",
+                sign_public="00",
+                enc_public="00",
+                city_id="city-b",
+                created_at=now,
+            )
+        )
+    body2 = json.dumps({"id": "f" * 32, "kind": "collected", "order": "O-NOTOURS", "t": now})
+    status, answer = env.send("/api/v1/kiosk/events", p.EventsBody((p.EventItem("f" * 32, 2, "collected", body2),)))
+    assert status == 200
+    with env.store.read() as conn:
+        outcome = conn.execute(select(hubdb.events.c.outcome).where(hubdb.events.c.event_id == "f" * 32)).scalar_one()
+    assert outcome == "ignored: unknown order"
+
+
+def test_commands_expire_and_are_bound_to_key_and_device(env: Env) -> None:
+    enroll(env.store, env.kiosk, env.clock.now())
+    now = env.clock.now()
+    with env.store.write() as conn:
+        issue_command(
+            conn,
+            device_id=DEVICE,
+            city_id="city-a",
+            kind=CommandKind.RELOAD_UI,
+            reason="new texts",
+            issued_by="adm",
+            now=now,
+            lifetime_s=60,
+        )
+        with pytest.raises(Exception, match="no kiosk"):  # another city's admin cannot reach this kiosk
+            issue_command(
+                conn,
+                device_id=DEVICE,
+                city_id="city-b",
+                kind=CommandKind.RELOAD_UI,
+                reason="xyz",
+                issued_by="adm",
+                now=now,
+                lifetime_s=60,
+            )
+    env.clock.advance(120)
+    hb = p.HeartbeatBody(0, p.GENESIS_HASH, 0, p.GENESIS_HASH, 0, 0, "wibox test")
+    status, answer = env.send("/api/v1/kiosk/heartbeat", hb)
+    assert status == 200 and json.loads(answer)["commands"] == []
+    with env.store.read() as conn:
+        assert conn.execute(select(hubdb.commands.c.status)).scalar_one() == "expired"
+
+    cmd = Command("a" * 32, DEVICE, CommandKind.OPEN_COMPARTMENT, "jammed", "adm", int(now), int(now) + 60, 3)
+    signed = sign_command(env.keys.signer, cmd)
+    pinned = {env.keys.signer.key_id: env.keys.signer.private_key.public_key()}
+    assert verify_command(signed, DEVICE, pinned, now) == cmd
+    with pytest.raises(WrongDeviceError):
+        verify_command(signed, "kiosk-8", pinned, now)
+    with pytest.raises(ExpiredError):
+        verify_command(signed, DEVICE, pinned, now + 61)
+    forged = json.loads(json.dumps(signed))
+    forged["command"]["compartment"] = 4
+    with pytest.raises(TamperError):
+        verify_command(forged, DEVICE, pinned, now)
+    other = Signer.generate()
+    with pytest.raises(TamperError):
+        verify_command(sign_command(other, cmd), DEVICE, pinned, now)
+    assert key_id(other.public_raw) != env.keys.signer.key_id
+
+
+def test_config_is_strict_and_documented() -> None:
+    cfg = parse_hub_config("")
+    assert (cfg.server.host, cfg.server.port) == ("127.0.0.1", 8090)
+    with pytest.raises(ConfigError, match=r"server\.prot: unknown key"):
+        parse_hub_config("[server]\nprot = 1\n")
+    with pytest.raises(ConfigError, match=r"sync\.bundle_lifetime_days"):
+        parse_hub_config("[sync]\nbundle_lifetime_days = 90\n")
+    with pytest.raises(ConfigError, match=r"database\.url"):
+        parse_hub_config('[database]\nurl = "mysql://x"\n')
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "hub.md").read_text()
+    for key, _t, _d in hub_keys_described():
+        assert f"`{key}`" in doc, f"{key} is not documented in docs/hub.md"
+
+
+def test_migrations_are_recorded_once(tmp_path: Path) -> None:
+    store = HubStore.open(f"sqlite:///{tmp_path / 'hub.db'}")
+    try:
+        assert migrate(store.engine) == []
+        assert "0001_initial" in applied_migrations(store.engine)
+        with store.read() as conn:
+            mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar_one()
+        assert mode == "wal"
+    finally:
+        store.close()
