@@ -3,12 +3,15 @@ heartbeats and remote commands, with backoff when the hub is down."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
 import secrets
 import shutil
 import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,8 +22,8 @@ from backend_sync import protocol as p
 from backend_sync import schema
 from backend_sync.commands import RESULT_EVENT, Command, CommandKind, CommandOutcome, verify_command
 from backend_sync.errors import HubRefused, HubUnreachable, SchemaError
-from backend_sync.hub.enrollment import enrollment_code_hash
 from backend_sync.keys import KioskKeys, b64, load_ed25519_public
+from backend_sync.protocol import enrollment_code_hash
 from backend_sync.receiver import BundleReceiver, HpkeDecryptor, verify_countersignature
 from locker import __version__, audit
 from locker.errors import LockerError
@@ -94,8 +97,12 @@ class SyncClient:
         transport: httpx.BaseTransport | None = None,
         settings: ClientSettings | None = None,
         ui: UiControl | None = None,
+        guard: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
     ) -> None:
+        """``guard`` serialises the client's changes with the station's other callers of the flows (the daemon
+        passes its flows lock); HTTP calls run outside it."""
         p.check_device_id(device_id)
+        self.guard = guard
         self.device_id = device_id
         self.keys = keys
         self.flows = flows
@@ -178,7 +185,8 @@ class SyncClient:
                 return
             self._resync_requested = False
             if bundle is not None:
-                self.receiver.receive(json.dumps(bundle).encode())
+                with self.guard():
+                    self.receiver.receive(json.dumps(bundle).encode())
                 report.bundles += 1
                 self.stats.bundles_applied += 1
         log.warning("still bundles to pull after %d pulls; continuing next sync", MAX_PULLS_PER_SYNC)
@@ -266,7 +274,8 @@ class SyncClient:
                 continue
             if self._already_answered(cmd.id):
                 continue
-            outcome, detail = self._execute(cmd)
+            with self.guard():
+                outcome, detail = self._execute(cmd)
             with self.store.change(f"remote:{cmd.issued_by}") as tx:
                 tx.audit("remote.command", command=cmd.id, command_kind=cmd.kind.value, outcome=outcome.value)
                 tx.outbox(

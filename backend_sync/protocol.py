@@ -62,6 +62,11 @@ def _check_version(v: int, where: str) -> None:
         raise SchemaError(f"{where}.v: protocol version {v} is not supported (this side speaks {PROTOCOL_VERSION})")
 
 
+def enrollment_code_hash(device_id: str, code: str) -> str:
+    """What the kiosk sends instead of its on-screen code; the admin's entry is hashed the same way."""
+    return hashlib.sha256(b"wibox-enroll-v1\0" + device_id.encode() + b"\0" + code.encode()).hexdigest()
+
+
 def bundle_info(device_id: str, seq: int) -> bytes:
     """HPKE ``info``: binds a ciphertext to one device and one sequence number."""
     return b"wibox-bundle-v1|" + device_id.encode("ascii") + b"|" + str(seq).encode("ascii")

@@ -190,8 +190,7 @@ class SyncConfig:
 
     hub_url: str = field(default="", metadata=_spec("hub base URL, https://... ('' = run offline)"))
     key_dir: str = field(default="/var/lib/wibox/keys", metadata=_spec("folder of the kiosk's key files (0600)"))
-    poll_s: int = field(default=60, metadata=_spec("seconds between pulls", lo=5, hi=3600))
-    heartbeat_s: int = field(default=30, metadata=_spec("seconds between heartbeats", lo=5, hi=3600))
+    poll_s: int = field(default=30, metadata=_spec("seconds between syncs (each carries a heartbeat)", lo=5, hi=3600))
 
 
 @dataclass(frozen=True)

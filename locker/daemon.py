@@ -232,7 +232,10 @@ def production(config: StationConfig, notifier: SdNotify | None = None) -> Daemo
                 d.station.call(lambda f: f.health.report(event.name, ok, event.reason))
 
         scan_hub.subscribe(on_status)
-        return scanners(config, scan_hub, d.clock)
+        out = scanners(config, scan_hub, d.clock)
+        if config.sync.hub_url:
+            out.append(sync_service(d))
+        return out
 
     def ui(d: Daemon) -> Any:
         return create_app(
@@ -240,6 +243,29 @@ def production(config: StationConfig, notifier: SdNotify | None = None) -> Daemo
         )
 
     return Daemon(config, bank, notifier or SdNotify(), services_factory=services, ui_factory=ui)
+
+
+def sync_service(d: Daemon) -> Service:
+    """The connection to the city hub (keys in ``sync.key_dir``; enrollment code logged until approved)."""
+    from pathlib import Path
+
+    from backend_sync.client import ClientSettings, SyncClient
+    from backend_sync.keys import KeyStore
+    from backend_sync.service import SyncService
+
+    sync = d.config.sync
+    keys = KeyStore(Path(sync.key_dir)).kiosk_keys()
+    client = SyncClient(
+        sync.hub_url,
+        d.config.station_id,
+        keys,
+        d.flows,
+        d.store,
+        d.clock,
+        settings=ClientSettings(poll_interval_s=float(sync.poll_s)),
+        guard=d.station.locked,
+    )
+    return SyncService(client)
 
 
 def scanners(config: StationConfig, sink: Any, clock: SystemClock) -> list[Service]:

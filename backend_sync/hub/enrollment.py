@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 from typing import Annotated, Any
 
@@ -23,14 +22,10 @@ from backend_sync.hub.errors import Conflict, Forbidden, NotFound
 from backend_sync.hub.messages import authenticate
 from backend_sync.hub.remote import issue_command
 from backend_sync.keys import b64
+from backend_sync.protocol import enrollment_code_hash
 
 router = APIRouter()
 CODE_DIGITS = 8
-
-
-def enrollment_code_hash(device_id: str, code: str) -> str:
-    """What the kiosk sends instead of its on-screen code; the admin's entry is hashed the same way."""
-    return hashlib.sha256(b"wibox-enroll-v1\0" + device_id.encode() + b"\0" + code.encode()).hexdigest()
 
 
 class EnrollIn(BaseModel):
