@@ -1,17 +1,40 @@
-"""Parsing of url-encoded form bodies (the pages post plain forms; no multipart needed)."""
+"""Parsing of request bodies by hand: url-encoded forms (the pages post plain forms) and small JSON objects."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
 from urllib.parse import parse_qs
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 
 MAX_FORM_BYTES = 4096
+MAX_FORM_FIELDS = 20
 
 
 async def form(request: Request) -> dict[str, str]:
+    """The form fields (first value of each); an oversized body reads as empty, too many fields are a 400."""
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         return {}
-    parsed = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=20)
+    try:
+        parsed = parse_qs(
+            body.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS
+        )
+    except ValueError:  # more than MAX_FORM_FIELDS fields
+        raise HTTPException(400, f"at most {MAX_FORM_FIELDS} form fields") from None
     return {k: v[0] for k, v in parsed.items()}
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object (an empty body is ``{}``); 400 for anything that is not UTF-8 JSON of an object."""
+    body = await request.body()
+    if not body.strip():
+        return {}
+    try:
+        data = json.loads(body)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError alike
+        raise HTTPException(400, "expected a JSON object") from None
+    if not isinstance(data, dict):
+        raise HTTPException(400, "expected a JSON object")
+    return data

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 
 from kiosk_ui import events
 from kiosk_ui.citizen import CitizenSession
-from kiosk_ui.forms import form
+from kiosk_ui.forms import form, json_object
 from kiosk_ui.i18n import is_language
 from kiosk_ui.runtime import KIOSK_COOKIE, STAFF_COOKIE, KioskUI
 from kiosk_ui.screens import Action, Page
@@ -93,8 +93,7 @@ def citizen_router(ui: KioskUI) -> APIRouter:
     @r.post("/api/headset")
     async def headset(request: Request) -> dict[str, bool]:
         """Hook for a headset-jack event: plugging in switches speech on for the person at the screen."""
-        body = await request.json()
-        plugged = body.get("plugged") if isinstance(body, dict) else None
+        plugged = (await json_object(request)).get("plugged")
         if not isinstance(plugged, bool):
             raise HTTPException(400, 'expected {"plugged": true|false}')
         s = ui.citizens.active()

@@ -6,17 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
+from kiosk_ui.forms import json_object
 from kiosk_ui.runtime import KioskUI
 from kiosk_ui.sim import SimControl
 from kiosk_ui.views import common
 from kiosk_ui.wall import WALL_HEIGHT_MM, layout, width_mm
-
-
-async def _json(request: Request) -> dict[str, Any]:
-    body = await request.json()
-    if not isinstance(body, dict):
-        raise HTTPException(400, "expected a JSON object")
-    return body
 
 
 def sim_router(ui: KioskUI, sim: SimControl) -> APIRouter:
@@ -39,7 +33,7 @@ def sim_router(ui: KioskUI, sim: SimControl) -> APIRouter:
 
     @r.post("/api/scan")
     async def scan(request: Request) -> dict[str, bool]:
-        text = (await _json(request)).get("text")
+        text = (await json_object(request)).get("text")
         if not isinstance(text, str) or not text.strip() or len(text) > 512:
             raise HTTPException(400, 'expected {"text": "<payload>"}')
         sim.present_scan(text)
@@ -54,7 +48,7 @@ def sim_router(ui: KioskUI, sim: SimControl) -> APIRouter:
     @r.post("/api/doors/{compartment}/item")
     async def item(compartment: int, request: Request) -> dict[str, bool]:
         known(compartment)
-        present = (await _json(request)).get("present")
+        present = (await json_object(request)).get("present")
         if not isinstance(present, bool):
             raise HTTPException(400, 'expected {"present": true|false}')
         sim.set_item(compartment, present)
@@ -63,7 +57,7 @@ def sim_router(ui: KioskUI, sim: SimControl) -> APIRouter:
     @r.post("/api/doors/{compartment}/jam")
     async def jam(compartment: int, request: Request) -> dict[str, bool]:
         known(compartment)
-        jammed = (await _json(request)).get("jammed", True)
+        jammed = (await json_object(request)).get("jammed", True)
         if not isinstance(jammed, bool):
             raise HTTPException(400, 'expected {"jammed": true|false}')
         sim.jam(compartment, jammed)
@@ -71,7 +65,7 @@ def sim_router(ui: KioskUI, sim: SimControl) -> APIRouter:
 
     @r.post("/api/boards/silence")
     async def silence(request: Request) -> dict[str, bool]:
-        silent = (await _json(request)).get("silent", True)
+        silent = (await json_object(request)).get("silent", True)
         if not isinstance(silent, bool):
             raise HTTPException(400, 'expected {"silent": true|false}')
         sim.silence(silent)

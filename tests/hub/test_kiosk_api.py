@@ -20,7 +20,7 @@ from backend_sync.hub import db as hubdb
 from backend_sync.hub.app import create_app
 from backend_sync.hub.config import hub_keys_described, parse_hub_config
 from backend_sync.hub.db import HubStore, applied_migrations, migrate
-from backend_sync.hub.enrollment import EnrollIn, approve_kiosk, enrollment_code_hash, request_enrollment
+from backend_sync.hub.enrollment import EnrollIn, approve_kiosk, request_enrollment
 from backend_sync.hub.keys import HubKeys
 from backend_sync.hub.orders import NewHubOrder, create_order
 from backend_sync.hub.ports import RecordingNotifier
@@ -56,7 +56,7 @@ def enroll(store: HubStore, kiosk: KioskKeys, now: float, approve: bool = True) 
         device_id=DEVICE,
         sign_public=b64(pub.sign_public),
         enc_public=b64(pub.enc_public),
-        code_hash=enrollment_code_hash(DEVICE, "12345678"),
+        code_hash=p.enrollment_code_hash(DEVICE, "12345678"),
     )
     with store.write() as conn:
         request_enrollment(conn, body, now)
