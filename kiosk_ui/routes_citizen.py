@@ -66,6 +66,7 @@ def citizen_router(ui: KioskUI) -> APIRouter:
                 "citizen": str(s.version),
                 "staff": f"{s.version}.{view.version if view else 0}",
                 "page": s.page.value,
+                "reload": str(ui.reload_epoch),
             }
 
         return StreamingResponse(

@@ -61,6 +61,16 @@ class KioskUI:
     heartbeat: Heartbeat = field(default_factory=Heartbeat)
     started_mono: float = field(default_factory=time.monotonic)
     ticker_error: str = ""
+    reload_epoch: int = 0  # bumped by a remote "reload UI" command; pages reload when it changes
+
+    # -- what remote commands may ask of the screen (backend_sync.client.UiControl) ------------------------
+    def maintenance_mode(self, on: bool) -> None:
+        """Show "out of service" on the start screen (doors already open still finish their cycles)."""
+        self.station.maintenance = on
+
+    def reload(self) -> None:
+        """Make every open kiosk page load itself again."""
+        self.reload_epoch += 1
 
     @property
     def timeout_s(self) -> float:

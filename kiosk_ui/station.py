@@ -24,6 +24,7 @@ class Station:
         self.config = config
         self.clock = clock
         self._lock = threading.RLock()
+        self.maintenance = False  # set by a remote command: the start screen says "out of service"
 
     @contextmanager
     def locked(self) -> Iterator[Flows]:
@@ -47,7 +48,9 @@ class Station:
         return bool(self.call(lambda f: f.health.failed()))
 
     def out_of_service(self) -> bool:
-        """No compartment can be opened (all out of service) or a lock board is offline."""
+        """Maintenance mode, no compartment can be opened (all out of service), or a lock board is offline."""
+        if self.maintenance:
+            return True
         comps = self.compartments()
         if all(c.state in _OUT for c in comps):
             return True

@@ -225,6 +225,23 @@ def production(config: StationConfig, notifier: SdNotify | None = None) -> Daemo
     def bank(cfg: StationConfig, clock: SystemClock) -> RunningBank:
         return BoardLockBank.open(cfg, clock=clock)
 
+    apps: list[Any] = []
+
+    def ui(d: Daemon) -> Any:
+        if not apps:  # built once the core is open; the sync service needs its screen controls too
+            apps.append(
+                create_app(
+                    d.flows,
+                    scan_hub=scan_hub,
+                    sim=None,
+                    config=d.config,
+                    clock=d.clock,
+                    pump_doors=False,
+                    station=d.station,
+                )
+            )
+        return apps[0]
+
     def services(d: Daemon) -> list[Service]:
         def on_status(event: object) -> None:
             if isinstance(event, StatusChange):
@@ -234,18 +251,13 @@ def production(config: StationConfig, notifier: SdNotify | None = None) -> Daemo
         scan_hub.subscribe(on_status)
         out = scanners(config, scan_hub, d.clock)
         if config.sync.hub_url:
-            out.append(sync_service(d))
+            out.append(sync_service(d, ui(d).state.ui))
         return out
-
-    def ui(d: Daemon) -> Any:
-        return create_app(
-            d.flows, scan_hub=scan_hub, sim=None, config=d.config, clock=d.clock, pump_doors=False, station=d.station
-        )
 
     return Daemon(config, bank, notifier or SdNotify(), services_factory=services, ui_factory=ui)
 
 
-def sync_service(d: Daemon) -> Service:
+def sync_service(d: Daemon, screen: Any = None) -> Service:
     """The connection to the city hub (keys in ``sync.key_dir``; enrollment code logged until approved)."""
     from pathlib import Path
 
@@ -264,6 +276,7 @@ def sync_service(d: Daemon) -> Service:
         d.clock,
         settings=ClientSettings(poll_interval_s=float(sync.poll_s)),
         guard=d.station.locked,
+        ui=screen,
     )
     return SyncService(client)
 

@@ -88,12 +88,18 @@
   }
 
   let source = null;
+  let reloadEpoch = null;
   function listen() {
     if (source) source.close();
     const es = new EventSource("/events");
     source = es;
     es.onmessage = (msg) => {
       const data = JSON.parse(msg.data);
+      if (reloadEpoch === null) reloadEpoch = data.reload;
+      if (data.reload !== reloadEpoch) {
+        location.reload();
+        return;
+      }
       const p = page();
       if (p === "sim") return;
       const here = { citizen: "/", staff: "/staff", staff_login: "/staff/login" }[p];

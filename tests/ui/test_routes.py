@@ -192,3 +192,16 @@ def test_out_of_service_when_every_compartment_is_disabled(client: TestClient, k
     for c in kiosk.station.config.compartments:
         kiosk.station.flows.staffwork.disable(sid, c.number, "test disable")
     assert 'data-screen="out_of_service"' in client.get("/").text
+
+
+def test_remote_commands_reach_the_screen(client: TestClient, kiosk: Kiosk) -> None:
+    """backend_sync.client.UiControl: maintenance mode shows "out of service"; reload makes pages load again."""
+    assert client.get("/healthz").json()["out_of_service"] is False
+    kiosk.ui.maintenance_mode(True)
+    assert client.get("/healthz").json()["out_of_service"] is True
+    assert 'data-screen="out_of_service"' in client.get("/").text
+    kiosk.ui.maintenance_mode(False)
+    assert client.get("/healthz").json()["out_of_service"] is False
+    before = kiosk.ui.reload_epoch
+    kiosk.ui.reload()
+    assert kiosk.ui.reload_epoch == before + 1
