@@ -29,7 +29,11 @@ class RecoveryFlow:
       still there and the commit is recent (``timing.rearm_window_s``), the code is re-armed (order back to
       ``stored``, code usable again: it never opened a door); otherwise the compartment turns faulty with an
       INTERRUPTED_CYCLE alarm and the order stays stored with its code consumed, for staff.
-    * A loading whose door never opened reads closed: the assignment is undone (compartment free again).
+    * A loading whose door never confirmed open reads closed: with a document on the item sensor the door opened
+      while the station was down, so the opening is recorded and the loading finished (stored); with the sensor
+      reading empty the assignment is undone (compartment free again); without an item sensor nobody knows
+      whether the door opened, so the assignment is undone and the compartment turns faulty with an
+      INTERRUPTED_CYCLE alarm, for staff.
     * A return or maintenance whose door never opened: the compartment goes back to its previous state.
     * A compartment outside any cycle whose door reads open: treated as forced (alarm).
     * A board that cannot be read: compartments in a cycle on it turn faulty with an alarm.
@@ -73,12 +77,32 @@ class RecoveryFlow:
             self.doors.closed(number)
             return "cycle finished: door closed"
         store = self.ctx.store
+        if c.state == CompartmentState.LOADING and reading.item is True:
+            # A free compartment is empty: a document inside means the door opened while the station was down
+            # (killed after the pulse, before the confirmation) and closed again with it. Record the opening, then
+            # finish the loading as the close would have.
+            with store.change("recovery") as tx:
+                tx.set_compartment(tx.compartment(number), why="recovery.opened_while_down", door_confirmed_at=tx.now)
+            self.doors.closed(number)
+            return "loading finished: document inside"
         with store.change("recovery") as tx:
             c = tx.compartment(number)
             if c.state == CompartmentState.LOADING:
                 assert c.order_id is not None
-                tx.set_compartment(c, CompartmentState.FREE, why="recovery.load_undone", order_id=None)
                 tx.set_order(tx.order(c.order_id), why="load.unassigned", compartment=None)
+                if reading.item is None:
+                    # No item sensor: the door may have opened and closed again with the document while the
+                    # station was down. Not known empty, so not free: staff look.
+                    tx.set_compartment(
+                        c,
+                        CompartmentState.FAULTY,
+                        why="recovery.interrupted",
+                        order_id=None,
+                        reason="loading interrupted",
+                    )
+                    tx.raise_alarm(AlarmKind.INTERRUPTED_CYCLE, number)
+                    return "loading interrupted: faulty"
+                tx.set_compartment(c, CompartmentState.FREE, why="recovery.load_undone", order_id=None)
                 return "loading undone"
             if c.purpose == OpenPurpose.PICKUP and c.order_id is not None:
                 order = tx.order(c.order_id)
