@@ -19,6 +19,7 @@ from pymodbus.pdu import ModbusPDU
 
 from firmware_bridge.driver import BoardStatus
 from firmware_bridge.errors import BoardOffline, BridgeError, FrameError, NoReply, TransportError
+from firmware_bridge.protocols.frames import Direction
 from firmware_bridge.transport import LinkListener, LinkPolicy, LinkState
 from locker.config import BusConfig, Polarity
 from locker.model import DoorState
@@ -45,6 +46,44 @@ def flash_value(pulse_ms: int) -> int:
     return max(1, min(0x7FFF, math.ceil(pulse_ms / FLASH_UNIT_MS)))
 
 
+# RTU framing: where a frame ends, from its function code (what the wire says with 3.5 characters of silence).
+_FIXED_LENGTH = {
+    Direction.REQUEST: {1: 8, 2: 8, 3: 8, 4: 8, 5: 8, 6: 8},  # unit fc address(2) count/value(2) crc(2)
+    Direction.REPLY: {5: 8, 6: 8, 15: 8, 16: 8},  # echo: unit fc address(2) value/count(2) crc(2)
+}
+_BYTE_COUNT_AT = {
+    Direction.REQUEST: {15: 6, 16: 6},  # unit fc address(2) count(2) n data(n) crc(2)
+    Direction.REPLY: {1: 2, 2: 2, 3: 2, 4: 2},  # unit fc n data(n) crc(2)
+}
+_EXCEPTION_REPLY_LENGTH = 5  # unit fc|0x80 code crc(2)
+
+
+def rtu_frame_length(data: bytes, direction: Direction) -> int | None:
+    """Length of the RTU frame that starts ``data``, from its function code; None if more bytes are needed.
+
+    Covers the function codes of the relay boards (01-06, 15, 16) and exception replies. Raises FrameError
+    for any other function code: such bytes cannot be delimited without the line's silence.
+    """
+    if len(data) < 2:
+        return None
+    function = data[1]
+    if direction is Direction.REPLY and function & 0x80:
+        return _EXCEPTION_REPLY_LENGTH
+    if (fixed := _FIXED_LENGTH[direction].get(function)) is not None:
+        return fixed
+    if (at := _BYTE_COUNT_AT[direction].get(function)) is not None:
+        return None if len(data) <= at else at + 1 + data[at] + 2
+    raise FrameError(f"function code 0x{function:02X} does not start a Modbus {direction.value} frame")
+
+
+class CoilWriteFrameError(FrameError, ValueError):
+    """A CoilWrite body that is not 4 bytes.
+
+    A FrameError for this project; also a ValueError, which pymodbus's PDU decoder catches like its own decode
+    failures (the exchange then ends as "unable to decode", never as a half-filled PDU).
+    """
+
+
 class CoilWrite(ModbusPDU):
     """FC 05 with its raw 16-bit value: flash-on/off need values other than FF00/0000 (request and echo)."""
 
@@ -61,7 +100,10 @@ class CoilWrite(ModbusPDU):
         return struct.pack(">HH", self.address, self.value)
 
     def decode(self, data: bytes) -> None:
-        self.address, self.value = struct.unpack(">HH", data[:4])
+        """Read address and value from the PDU body (after the function code); raises CoilWriteFrameError."""
+        if len(data) != 4:
+            raise CoilWriteFrameError(f"FC 05 body must be 4 bytes, got {len(data)}: {data.hex(' ')}")
+        self.address, self.value = struct.unpack(">HH", data)
         self.bits = [bool(self.value)]
 
     def __str__(self) -> str:
@@ -293,14 +335,14 @@ class ModbusRelayDriver:
             rsp = self._client.read_coils(RELAY_BASE, count=count, device_id=unit)
         else:
             rsp = self._client.read_discrete_inputs(INPUT_BASE, count=count, device_id=unit)
-        self._check(rsp, unit)
-        if len(rsp.bits) < count:
+        self._check(rsp, unit, function)
+        if len(rsp.bits) != 8 * math.ceil(count / 8):  # a reply for another count (e.g. a late one) is no answer
             raise FrameError(f"bus {self.bus.name}: unit {unit} sent {len(rsp.bits)} bits, expected {count}")
         return list(rsp.bits[:count])
 
     def _write_raw(self, unit: int, address: int, value: int) -> None:
         rsp = self._client.execute(False, CoilWrite(dev_id=unit, address=address, value=value))
-        self._check(rsp, unit)
+        self._check(rsp, unit, CoilWrite.function_code)
         if not isinstance(rsp, CoilWrite) or (rsp.address, rsp.value) != (address, value):
             raise FrameError(
                 f"bus {self.bus.name}: unit {unit} echoed {rsp} to a write of {value:#06x} at {address:#06x}"
@@ -308,11 +350,25 @@ class ModbusRelayDriver:
 
     def _write_coils_off(self, unit: int) -> None:
         rsp = self._client.write_coils(RELAY_BASE, [False] * self.channels, device_id=unit)
-        self._check(rsp, unit)
+        self._check(rsp, unit, 15)
+        if (rsp.address, rsp.count) != (RELAY_BASE, self.channels):
+            raise FrameError(
+                f"bus {self.bus.name}: unit {unit} echoed {rsp.count} coils at {rsp.address:#06x} "
+                f"to a write of {self.channels} at {RELAY_BASE:#06x}"
+            )
 
-    def _check(self, rsp: ModbusPDU, unit: int) -> None:
+    def _check(self, rsp: ModbusPDU, unit: int, function: int) -> None:
+        """Raise FrameError for a Modbus exception reply or a reply to another function code.
+
+        pymodbus matches a reply to its request by unit id only (RTU has no transaction id), so a late reply to
+        an earlier request could otherwise pass for the answer to this one.
+        """
         if rsp.isError():
             raise FrameError(
                 f"bus {self.bus.name}: unit {unit} refused function {rsp.function_code & 0x7F} "
                 f"(Modbus exception {getattr(rsp, 'exception_code', '?')})"
+            )
+        if rsp.function_code != function:
+            raise FrameError(
+                f"bus {self.bus.name}: unit {unit} answered function {rsp.function_code} to function {function}"
             )

@@ -59,13 +59,19 @@ def test_thousand_unlock_cycles_with_dropped_and_corrupted_frames(make_rig: Make
         outcomes["opened" if opened else "reported_not_opened"] += 1
         # the person closes the door; like the lock bank, wait until the driver reads it closed
         wall.close_door(bus, board, lock)
+        close_deadline = time.monotonic() + 10.0
         while True:
+            assert time.monotonic() < close_deadline, f"door never read closed: {wall.recorder.records()[-20:]}"
             try:
                 if drv.status(board).doors[lock] is DoorState.CLOSED:
                     break
             except Exception as exc:
                 assert isinstance(exc, BridgeError), repr(exc)
                 errors[type(exc).__name__] += 1
+                continue
+            # A late pulse the board carried out after the driver gave up on it may have sprung the door again:
+            # the person pushes it shut once more (that opening was real, never reported as "opened").
+            wall.close_door(bus, board, lock)
     elapsed = time.monotonic() - t0
     dropped = len(wall.recorder.records(SimEvent.DROPPED_REQUEST)) + len(wall.recorder.records(SimEvent.DROPPED_REPLY))
     corrupted = len(wall.recorder.records(SimEvent.CORRUPTED_REPLY))
