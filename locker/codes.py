@@ -42,7 +42,12 @@ def _b32(data: bytes) -> str:
 
 
 def _unb32(text: str) -> bytes:
-    return base64.b32decode(text + "=" * (-len(text) % 8))
+    """Decode unpadded base32, refusing non-canonical text (the last character's unused bits set): one token has
+    exactly one spelling."""
+    data = base64.b32decode(text + "=" * (-len(text) % 8))
+    if _b32(data) != text:
+        raise BadInput("not a canonical code")
+    return data
 
 
 def new_token() -> bytes:

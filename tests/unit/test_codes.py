@@ -18,6 +18,19 @@ def test_qr_roundtrip_and_token_size() -> None:
     assert not codes.check_qr("ORD-1235", parsed.token, "", issued.qr_verifier)
 
 
+def test_non_canonical_token_spelling_refused() -> None:
+    issued = codes.issue_codes("ORD-1234", "12345678")
+    payload = issued.qr.payload
+    # The 26th base32 character carries 3 token bits and 2 unused bits: setting an unused bit must not be a
+    # second spelling of the same token.
+    last = payload[-1]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    twin = alphabet[alphabet.index(last) ^ 1]
+    with pytest.raises(BadInput):
+        codes.parse_qr(payload[:-1] + twin)
+    assert codes.parse_qr(payload) == issued.qr
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -210,7 +210,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         lambda: pickup.verify(pickup.enter_manual(UNKNOWN_NUMBER, orders[9].pin), orders[9].dob),
         lambda: pickup.verify(pickup.scan_qr(orders[10].qr), orders[11].dob),  # right token, wrong birthday
         lambda: pickup.verify(
-            pickup.scan_qr(orders[12].qr[:-1] + ("A" if orders[12].qr[-1] != "A" else "B")), orders[12].dob
+            pickup.scan_qr(orders[12].qr[:-5] + ("A" if orders[12].qr[-5] != "A" else "B") + orders[12].qr[-4:]),
+            orders[12].dob,
         ),
     ]
     for attempt in attempts:
