@@ -310,7 +310,7 @@ class LockBank:
         """Drive every output to its safe state, then start one poller thread per bus."""
         if self._threads:
             raise RuntimeError("lock bank already started")
-        self.safe_state()
+        self._safe_state_logged("start")
         self._stop.clear()
         for name in self._drivers:
             t = threading.Thread(target=self._run, args=(name,), name=f"lockbank-{name}", daemon=True)
@@ -325,7 +325,15 @@ class LockBank:
         for t in self._threads:
             t.join(timeout=5)
         self._threads.clear()
-        self.safe_state()
+        self._safe_state_logged("stop")
+
+    def _safe_state_logged(self, when: str) -> None:
+        """At start and stop a board that does not answer must not stop the station: its pulses are board-timed
+        (nothing stays energised), the failure is logged, and the pollers report the board offline."""
+        try:
+            self.safe_state()
+        except BridgeError as exc:
+            log.error("safe state at %s incomplete (the board will be reported offline): %s", when, exc)
 
     def close(self) -> None:
         """Stop, then close every driver."""

@@ -71,6 +71,7 @@ class Daemon:
     _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
     watchdog_pings: int = field(init=False, default=0)
+    _ui_server: Any = field(init=False, default=None)
 
     # -- start-up ---------------------------------------------------------------------------------------
     def open_core(self) -> None:
@@ -132,6 +133,11 @@ class Daemon:
 
     async def _shutdown(self) -> None:
         self.notifier.stopping()
+        if self._ui_server is not None:  # let uvicorn finish its requests and lifespan instead of cancelling it
+            self._ui_server.should_exit = True
+            ui_tasks = [t for t in self._tasks if t.get_name() == "ui"]
+            if ui_tasks:
+                await asyncio.wait(ui_tasks, timeout=5.0)
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -205,6 +211,7 @@ class Daemon:
         server = _Server(
             uvicorn.Config(app, host="127.0.0.1", port=self.config.ui.port, log_config=None, access_log=False)
         )
+        self._ui_server = server
         try:
             await server.serve()
         finally:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from locker.errors import HardwareError
 from locker.flows.common import FlowContext
 from locker.flows.doors import DoorFlow
-from locker.model import AlarmKind, CompartmentState, DoorState, OpenPurpose, OrderState
+from locker.model import AlarmKind, CompartmentState, Content, DoorState, OpenPurpose, OrderState
 from locker.ports import DoorReading
 
 log = logging.getLogger(__name__)
@@ -34,8 +34,14 @@ class RecoveryFlow:
       reading empty the assignment is undone (compartment free again); without an item sensor nobody knows
       whether the door opened, so the assignment is undone and the compartment turns faulty with an
       INTERRUPTED_CYCLE alarm, for staff.
-    * A return or maintenance whose door never opened: the compartment goes back to its previous state.
-    * A compartment outside any cycle whose door reads open: treated as forced (alarm).
+    * A pickup or return whose door never confirmed open, reads closed, and whose item sensor reads empty
+      although the compartment held something: the door opened while the station was down and the person took
+      it out; the opening is recorded and the cycle finished (collected / returned).
+    * A return without an item sensor whose door never confirmed open: not known whether the document is out,
+      so the compartment turns faulty with an INTERRUPTED_CYCLE alarm, for staff.
+    * Otherwise a return or maintenance whose door never opened: the compartment goes back to its previous state.
+    * A compartment outside any cycle whose door reads open: treated as forced (alarm); whose item sensor
+      contradicts the record (an item in a free compartment, none in an occupied one): faulty (alarm).
     * A board that cannot be read: compartments in a cycle on it turn faulty with an alarm.
     """
 
@@ -44,7 +50,10 @@ class RecoveryFlow:
         self.doors = doors
 
     def run(self) -> list[Recovered]:
-        self.ctx.bank.safe_state()
+        try:
+            self.ctx.bank.safe_state()
+        except HardwareError as exc:  # an unreachable board: its compartments are handled below, one by one
+            log.error("recovery: safe state incomplete: %s", exc)
         done: list[Recovered] = []
         for c in self.ctx.store.compartments():
             try:
@@ -72,11 +81,19 @@ class RecoveryFlow:
                 return "door open outside a cycle: forced"
             return ""
         if not in_cycle:
-            return ""
+            return self._reconcile_item(number, reading)
         if c.door_confirmed_at is not None:
             self.doors.closed(number)
             return "cycle finished: door closed"
         store = self.ctx.store
+        took_out = c.state == CompartmentState.OPENING and c.purpose in (OpenPurpose.PICKUP, OpenPurpose.RETURN)
+        if took_out and reading.item is False and c.content != Content.NONE:
+            # The compartment held something and is empty now: the door opened while the station was down and
+            # the person took it out and closed the door. Record the opening, then finish as the close would.
+            with store.change("recovery") as tx:
+                tx.set_compartment(tx.compartment(number), why="recovery.opened_while_down", door_confirmed_at=tx.now)
+            self.doors.closed(number)
+            return f"{c.purpose} finished: taken out while the station was down"
         if c.state == CompartmentState.LOADING and reading.item is True:
             # A free compartment is empty: a document inside means the door opened while the station was down
             # (killed after the pulse, before the confirmation) and closed again with it. Record the opening, then
@@ -125,9 +142,34 @@ class RecoveryFlow:
                     tx.set_order(order, OrderState.STORED, why="recovery.interrupted")
                 tx.raise_alarm(AlarmKind.INTERRUPTED_CYCLE, number)
                 return "pickup interrupted: faulty"
+            if c.purpose == OpenPurpose.RETURN and reading.item is None:
+                # No item sensor: the document may be out already. Not known, so staff look.
+                tx.set_compartment(
+                    c,
+                    CompartmentState.FAULTY,
+                    why="recovery.interrupted",
+                    purpose=None,
+                    resume_state=None,
+                    reason="return interrupted",
+                )
+                tx.raise_alarm(AlarmKind.INTERRUPTED_CYCLE, number)
+                return "return interrupted: faulty"
             resume = c.resume_state or CompartmentState.FREE
             tx.set_compartment(c, resume, why="recovery.cycle_undone", purpose=None, resume_state=None)
-            return "cycle undone"
+        fault = self._reconcile_item(number, reading)
+        return f"cycle undone; {fault}" if fault else "cycle undone"
+
+    def _reconcile_item(self, number: int, reading: DoorReading) -> str:
+        """Outside a door cycle, an item sensor that contradicts the record is a fault (the same rule as at run
+        time, where only changes are reported: at start every compartment is compared once)."""
+        if reading.item is None:
+            return ""
+        c = self.ctx.store.compartment(number)
+        expected = {CompartmentState.FREE: False, CompartmentState.OCCUPIED: True}.get(c.state)
+        if expected is None or expected == reading.item:
+            return ""
+        self.doors.item(number, reading.item)
+        return "item sensor disagrees: faulty"
 
     def _last_change(self, number: int) -> float:
         r = self.ctx.store.database.query_one("SELECT updated_at FROM compartments WHERE number = ?", (number,))

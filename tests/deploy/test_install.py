@@ -20,6 +20,7 @@ EXPECTED: dict[str, tuple[int, str | None]] = {
     "etc/systemd/journald.conf.d/wibox.conf": (0o644, "systemd/journald-wibox.conf"),
     "etc/systemd/system.conf.d/wibox-watchdog.conf": (0o644, "systemd/system-watchdog-wibox.conf"),
     "etc/wibox/station.toml": (0o640, "examples/station.toml"),
+    "etc/wibox/hub.toml": (0o640, "examples/hub.toml"),
     "opt/wibox/libexec/wibox-kiosk.sh": (0o755, "systemd/wibox-kiosk.sh"),
     "opt/wibox/libexec/wibox-kiosk-watch.py": (0o755, "systemd/wibox-kiosk-watch.py"),
     "opt/wibox/share/station.toml.example": (0o644, "examples/station.toml"),
@@ -29,7 +30,7 @@ EXPECTED: dict[str, tuple[int, str | None]] = {
     "var/lib/wibox": (0o700, None),
     "var/backups/wibox": (0o700, None),
 }
-KEPT_BY_UNINSTALL = {"etc/wibox", "etc/wibox/station.toml", "var/lib/wibox", "var/backups/wibox"}
+KEPT_BY_UNINSTALL = {"etc/wibox", "etc/wibox/station.toml", "etc/wibox/hub.toml", "var/lib/wibox", "var/backups/wibox"}
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
@@ -136,7 +137,7 @@ def test_uninstall_removes_what_install_put_there_and_keeps_data(root: Path) -> 
     (root / "var/lib/wibox/wibox.db").write_bytes(b"db")
     done = run_script("uninstall.sh", "--prefix", root)
     assert done.returncode == 0, done.stderr
-    assert files_under(root) == {"etc/wibox/station.toml", "var/lib/wibox/wibox.db"}
+    assert files_under(root) == {"etc/wibox/station.toml", "etc/wibox/hub.toml", "var/lib/wibox/wibox.db"}
     for rel in KEPT_BY_UNINSTALL:
         assert (root / rel).exists(), rel
     assert "skipped (--prefix): systemctl disable --now" in done.stdout

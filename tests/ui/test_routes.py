@@ -205,3 +205,16 @@ def test_remote_commands_reach_the_screen(client: TestClient, kiosk: Kiosk) -> N
     before = kiosk.ui.reload_epoch
     kiosk.ui.reload()
     assert kiosk.ui.reload_epoch == before + 1
+
+
+def test_camera_out_of_order_keeps_the_manual_path(client: TestClient, kiosk: Kiosk) -> None:
+    """A failed camera (reported by the scanners to the flows) shows a notice; the keypad entry stays offered."""
+    page = client.get("/?lang=de").text
+    assert "Der Scanner ist außer Betrieb" not in page
+    kiosk.station.flows.health.report("camera", False, "unplugged")
+    page = client.get("/?lang=de").text
+    assert "Der Scanner ist außer Betrieb. Bitte geben Sie Abholnummer und PIN ein." in page
+    assert "Abholnummer und PIN eingeben" in page  # the button to the keypad
+    assert 'data-screen="start"' in page  # not out of service: pickups by manual code go on
+    kiosk.station.flows.health.report("camera", True)
+    assert "Der Scanner ist außer Betrieb" not in client.get("/?lang=de").text

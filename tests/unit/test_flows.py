@@ -406,3 +406,57 @@ def test_announce_validation_all_or_nothing(st: Station) -> None:
         sid = st.staff_session()
         st.flows.loading.scan_label(sid, codes.label_payload("ORD-0001"))
         st.flows.orders.cancel("ORD-0001")
+
+
+def _commit_cycle(st: Station, n: int, order_id: str | None, purpose: str) -> None:
+    """The state a crash leaves between the commit of a door cycle and the confirmation of its opening."""
+    with st.store.change("test") as tx:
+        if purpose == "pickup" and order_id:
+            tx.set_order(tx.order(order_id), OrderState.COLLECTING, why="receipt_confirmed", code_used=True)
+        c = tx.compartment(n)
+        tx.set_compartment(c, CompartmentState.OPENING, why=purpose, purpose=purpose, resume_state=c.state)
+
+
+def test_recovery_pickup_taken_while_down_is_collected(st: Station) -> None:
+    sid = st.staff_session()
+    c = st.announce("ORD-0001")
+    n = st.load(sid, c)
+    _commit_cycle(st, n, c.order_id, "pickup")
+    st.bank.take_item(n)  # the pulse went out, the citizen took the document and closed the door: all while down
+    st.restart()
+    assert st.store.order(c.order_id).state == OrderState.COLLECTED  # type: ignore[union-attr]
+    assert st.store.compartment(n).state == CompartmentState.FREE
+    assert any(e.kind == "collected" for e in st.store.pending(100))
+    whys = [e.event.get("why") for e in audit.entries(st.database)]
+    assert "recovery.opened_while_down" in whys
+
+
+def test_recovery_return_taken_while_down_and_without_sensor(tmp_path: Path) -> None:
+    for sensors in (True, False):
+        st = make_station(tmp_path / str(sensors), item_sensors=sensors)
+        sid = st.staff_session()
+        c = st.announce("ORD-0001", days=1)
+        n = st.load(sid, c)
+        st.clock.advance(DAY + 1)
+        st.flows.orders.expire_due()
+        _commit_cycle(st, n, c.order_id, "return")
+        st.bank.take_item(n)
+        st.restart()
+        if sensors:
+            assert st.store.order(c.order_id).state == OrderState.RETURNED  # type: ignore[union-attr]
+            assert st.store.compartment(n).state == CompartmentState.FREE
+        else:
+            assert st.store.compartment(n).state == CompartmentState.FAULTY
+            assert (AlarmKind.INTERRUPTED_CYCLE, n) in alarms(st)
+
+
+def test_recovery_reconciles_item_sensors_outside_cycles(st: Station) -> None:
+    sid = st.staff_session()
+    n = st.load(sid, st.announce("ORD-0001"))
+    st.bank.take_item(n)  # occupied, but the sensor reads empty
+    st.bank.put_item(2)  # free, but something lies in it
+    st.restart()
+    assert st.store.compartment(n).state == CompartmentState.FAULTY
+    assert st.store.compartment(2).state == CompartmentState.FAULTY
+    assert {(AlarmKind.SENSOR_DISAGREES, n), (AlarmKind.SENSOR_DISAGREES, 2)} <= alarms(st)
+    assert st.store.compartment(3).state == CompartmentState.FREE

@@ -320,3 +320,15 @@ def test_gpio_driver_refused_off_a_pi_without_a_pin_factory(tmp_path: Path) -> N
     model.write_text("Some PC\n", encoding="utf-8")
     with pytest.raises(HardwareError, match="Raspberry Pi"):
         make_driver(gpio_config().buses[0], DriverOptions(pi_model_file=model))
+
+
+def test_a_board_silent_at_start_does_not_stop_the_station() -> None:
+    """Modbus safe state (all relays off) cannot reach a silent board: the bank starts anyway, reports the
+    board offline, and the other buses work."""
+    with bank_rig(start=False) as r:
+        r.mb.set_silent(1)
+        r.bank.start()  # logged, not raised
+        assert r.wait_event(K.BOARD_OFFLINE, within=2.0).board == "mb/1"
+        assert r.bank.unlock(1, 1.0).opened  # the Kerong bus is unaffected
+        r.mb.set_silent(1, False)
+        assert r.wait_event(K.BOARD_ONLINE, within=2.0).board == "mb/1"
