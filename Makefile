@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit setup clean screenshots
+.PHONY: demo test lint typecheck unit scenario setup clean screenshots
 
 setup: $(STAMP)
 
@@ -25,7 +25,11 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -n 2 -q
 
-test: lint typecheck unit
+# The demo's headless life cycle (hub, sync, simulated boards), in a temporary folder: exit 0 only if every step behaved.
+scenario: $(STAMP)
+	d=$$(mktemp -d) && $(BIN)/wibox demo --scenario --data "$$d/demo"; rc=$$?; rm -rf "$$d"; exit $$rc
+
+test: lint typecheck unit scenario
 
 screenshots: $(STAMP)
 	$(BIN)/python -m tests.ui.screenshots docs/screenshots

@@ -17,7 +17,7 @@ from tests.hub_city.seed import Seeded, seed_city, snapshot
 # Routes anyone may call: kiosk-facing (authenticated by the kiosk's signature inside the body), login, open data.
 PUBLIC = re.compile(
     r"^(/api/v1/kiosk/|/api/v1/enroll|/admin/login$|/admin/logout$|/admin/$|/admin/static/|/opendata/|/healthz$"
-    r"|/openapi.json$|/api/docs)"
+    r"|/openapi.json$|/api/docs|/$)"  # "/" redirects to the admin pages
 )
 KIOSK_FACING = re.compile(r"^(/api/v1/kiosk/|/api/v1/enroll)")
 

@@ -1,0 +1,102 @@
+"""What the demo's parts share: names and accounts, the clock both sides use, waiting, uvicorn in the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from locker.clock import SystemClock
+from locker.errors import LockerError
+
+DEVICE = "demo-1"
+CITY = "demo"
+PLATFORM_ADMIN = ("platform", "platform-demo-password")
+CITY_ADMIN = ("demo-admin", "city-demo-password")
+STAFF = (("ANNA-01", "246810"), ("BERT-02", "135790"))
+POLL_S = 2.0  # the kiosk syncs every two seconds in the demo (30 s in production)
+MARKER = ".wibox-demo"  # a data folder is only ever wiped when it carries this file
+
+
+class DemoError(LockerError):
+    """The demo could not be set up (a port in use, a folder that is not a demo folder, a step that timed out)."""
+
+
+class DemoClock(SystemClock):
+    """Wall time plus an offset the scenario moves forward; the kiosk and the hub share one, so they agree."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._offset = 0.0
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("a clock does not go back")
+        self._offset += seconds
+
+    def now(self) -> float:
+        return max(time.time() + self._offset, self.floor)
+
+
+def poll(done: Callable[[], bool], timeout: float) -> bool:
+    """Poll ``done()`` (blocking) until it holds or ``timeout`` seconds pass; returns whether it held."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def wait_for(done: Callable[[], bool], timeout: float, what: str) -> None:
+    """Like ``poll``, but a DemoError naming ``what`` when it does not hold in time."""
+    if not poll(done, timeout):
+        raise DemoError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def listen(port: int) -> socket.socket:
+    """A listening socket on loopback (port 0: any free port); a clear error when the port is taken."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        raise DemoError(
+            f"port {port} on 127.0.0.1 is in use ({exc.strerror}); choose another one (--kiosk-port, --hub-port)"
+        ) from exc
+    sock.listen(128)
+    return sock
+
+
+class Server:
+    """uvicorn in the caller's event loop, without its own signal handlers (the demo owns SIGTERM/SIGINT)."""
+
+    def __init__(self, app: Any, sock: socket.socket, name: str) -> None:
+        import uvicorn
+
+        class Quiet(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:
+                yield
+
+        config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=1)
+        self.server = Quiet(config)
+        self.sock = sock
+        self.task = asyncio.create_task(self.server.serve(sockets=[sock]), name=name)
+
+    async def started(self) -> None:
+        while not self.server.started:
+            if self.task.done():
+                self.task.result()
+                raise DemoError(f"the {self.task.get_name()} server ended during start")
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        self.sock.close()

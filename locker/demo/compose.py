@@ -1,0 +1,268 @@
+"""The demo's composition root: simulated boards under the real drivers, the station daemon, the city hub."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from backend_sync.client import ClientSettings, SyncClient
+from backend_sync.keys import KeyStore
+from backend_sync.service import SyncService
+from firmware_bridge.lockbank import LockBank
+from firmware_bridge.scanners.hub import ScanHub
+from firmware_bridge.sim.station import SimulatedWall
+from locker import codes
+from locker.clock import SystemClock
+from locker.config import StationConfig, parse_config
+from locker.daemon import Daemon, RunningBank, Service
+from locker.demo.common import DEVICE, MARKER, POLL_S, STAFF, DemoClock, DemoError, Server, listen, poll, wait_for
+from locker.demo.hub import DemoHub, DemoOrder
+from locker.model import Order, OrderState
+from locker.sdnotify import SdNotify
+
+STATION_TOML = """
+station_id = "{device}"
+
+[timing]
+unlock_confirm_s = 2.0
+door_open_alarm_s = 60
+
+[policy]
+four_eyes_loading = true
+old_id_return = true
+
+[storage]
+database = "{database}"
+
+[ui]
+port = {ui_port}
+
+[scanners.camera]
+enabled = false
+
+[sync]
+hub_url = "{hub_url}"
+key_dir = "{key_dir}"
+poll_s = 5
+
+[[buses]]
+name = "bus0"
+driver = "kerong-cu16"
+port = "simulated"
+baud = 19200
+channels = 16
+
+[[buses]]
+name = "bus1"
+driver = "xor-8a"
+port = "simulated"
+baud = 9600
+polarity = "open-low"
+channels = 8
+"""
+
+_SIZES = "SSMMLL"
+_HEIGHTS = (1650, 1350, 1050, 750, 450, 150)
+
+
+def demo_config(folder: Path, hub_url: str, ui_port: int) -> StationConfig:
+    """Twelve compartments: six on a Kerong CU16 board (address 0), six on an 8A/80 board (address 1)."""
+    parts = [
+        STATION_TOML.format(
+            device=DEVICE,
+            database=folder / "wibox.db",
+            ui_port=ui_port,
+            hub_url=hub_url,
+            key_dir=folder / "keys",
+        )
+    ]
+    n = 0
+    for column, (bus, board) in enumerate((("bus0", 0), ("bus1", 1)), start=1):
+        for i in range(6):
+            n += 1
+            parts.append(
+                f'\n[[compartments]]\nnumber = {n}\nbus = "{bus}"\nboard = {board}\nlock = {i + 1}\n'
+                f'size = "{_SIZES[i]}"\nheight_mm = {_HEIGHTS[i]}\ncolumn = {column}\nrow = {i + 1}\n'
+            )
+    return parse_config("".join(parts))
+
+
+class _Notifier(SdNotify):
+    """No systemd in the demo; READY only tells the demo that the station is up."""
+
+    def __init__(self) -> None:
+        super().__init__(env={})
+        self.up = threading.Event()
+
+    def ready(self, status: str = "") -> bool:
+        self.up.set()
+        return super().ready(status)
+
+
+@dataclass
+class DemoSystem:
+    """Hub and station in one asyncio loop. ``ui``: serve the kiosk (with /sim); ``background_sync``: the
+    station's sync service runs on its own (the terminal demo) instead of being stepped (the scenario)."""
+
+    folder: Path
+    hub_port: int = 8090
+    kiosk_port: int = 8080
+    ui: bool = True
+    background_sync: bool = True
+    clock: DemoClock = field(default_factory=DemoClock)
+    hub: DemoHub = field(init=False)
+    hardware: SimulatedWall = field(init=False)
+    config: StationConfig = field(init=False)
+    daemon: Daemon = field(init=False)
+    client: SyncClient = field(init=False)
+    sync: SyncService = field(init=False)
+    scan_hub: ScanHub = field(default_factory=ScanHub)
+    daemon_task: asyncio.Task[int] | None = field(init=False, default=None)
+    _kiosk: Server | None = field(init=False, default=None)
+    _loop: asyncio.AbstractEventLoop | None = field(init=False, default=None)
+    _notifier: _Notifier = field(init=False, default_factory=_Notifier)
+
+    # -- start and stop ---------------------------------------------------------------------------------
+    def _fresh_folder(self) -> None:
+        if self.folder.exists() and any(self.folder.iterdir()) and not (self.folder / MARKER).exists():
+            raise DemoError(
+                f"{self.folder} is not empty and not a demo folder; the demo recreates --data, pick another"
+            )
+        shutil.rmtree(self.folder, ignore_errors=True)
+        (self.folder / "kiosk").mkdir(parents=True)
+        (self.folder / MARKER).write_text("created by wibox demo; deleted and recreated on each run\n")
+
+    async def start(self) -> None:
+        """Fresh folder, the hub serving, the simulated wall, the station daemon up (its sync starting)."""
+        self._loop = asyncio.get_running_loop()
+        kiosk_sock = listen(self.kiosk_port) if self.ui else None
+        try:
+            await self._start(kiosk_sock)
+        except BaseException:
+            if kiosk_sock is not None and self._kiosk is None:
+                kiosk_sock.close()
+            raise
+
+    async def _start(self, kiosk_sock: socket.socket | None) -> None:
+        self._fresh_folder()
+        self.hub = DemoHub(self.folder / "hub", self.clock, self.hub_port)
+        sock = self.hub.bind()
+        try:
+            await asyncio.to_thread(self.hub.open)
+        except BaseException:
+            sock.close()
+            raise
+        await self.hub.start(sock)
+        self.hub_port = self.hub.port
+        base = demo_config(self.folder / "kiosk", self.hub.url, self.kiosk_port)
+        self.hardware = SimulatedWall(base)
+        self.config = self.hardware.start()
+        self.daemon = Daemon(
+            self.config,
+            self._bank,
+            self._notifier,
+            services_factory=self._services,
+            clock=self.clock,
+        )
+        self.daemon_task = asyncio.create_task(self.daemon.run(), name="station")
+        while not self._notifier.up.is_set():
+            if self.daemon_task.done():
+                raise DemoError(f"the station did not start (exit {self.daemon_task.result()})")
+            await asyncio.sleep(0.02)
+        if kiosk_sock is not None:
+            # Served here rather than by the daemon's ui_factory: the demo stops it gracefully before the station.
+            self._kiosk = Server(self._ui(self.daemon), kiosk_sock, "kiosk")
+            await self._kiosk.started()
+
+    def _bank(self, cfg: StationConfig, clock: SystemClock) -> RunningBank:
+        return LockBank.open(cfg, clock=clock)
+
+    def _services(self, d: Daemon) -> list[Service]:
+        keys = KeyStore(Path(d.config.sync.key_dir)).kiosk_keys()
+        settings = ClientSettings(poll_interval_s=POLL_S, backoff_min_s=0.5, backoff_max_s=5.0, timeout_s=5.0)
+        self.client = SyncClient(
+            d.config.sync.hub_url, DEVICE, keys, d.flows, d.store, d.clock, settings=settings, guard=d.station.locked
+        )
+        self.sync = SyncService(self.client, on_code=self.hub.approve)
+        return [self.sync] if self.background_sync else []
+
+    def _ui(self, d: Daemon) -> Any:
+        from kiosk_ui.app import create_app
+        from kiosk_ui.sim_wall import WallSim
+
+        sim = WallSim(self.hardware, d.station, self.scan_hub)
+        return create_app(
+            d.flows,
+            scan_hub=self.scan_hub,
+            sim=sim,
+            config=d.config,
+            clock=d.clock,
+            pump_doors=False,
+            station=d.station,
+        )
+
+    async def stop(self) -> int:
+        """Stop the station (doors to their safe state, database closed), the simulators and the hub."""
+        rc = 0
+        if self._kiosk is not None:
+            await self._kiosk.stop()
+        if self.daemon_task is not None:
+            self.daemon.stop()
+            try:
+                rc = await self.daemon_task
+            except Exception:  # noqa: BLE001 - whatever ended the station, stopping the rest must go on
+                rc = 1
+            if not self.background_sync and hasattr(self, "client"):
+                self.client.close()
+        if hasattr(self, "hardware"):
+            self.hardware.stop()
+        if hasattr(self, "hub"):
+            await self.hub.stop()
+            if hasattr(self.hub, "store"):
+                self.hub.store.close()
+        return rc
+
+    # -- from worker threads ----------------------------------------------------------------------------
+    def in_loop(self, coro: Any) -> Any:
+        """Run a coroutine on the demo's loop from a worker thread (the scenario stops and restarts the hub)."""
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=30)
+
+    def order(self, order_id: str) -> Order | None:
+        return self.daemon.store.order(order_id)
+
+    def state(self, order_id: str) -> OrderState | None:
+        o = self.order(order_id)
+        return o.state if o else None
+
+    def staff_session(self) -> str:
+        """Both demo staff log in (badge + PIN): the four-eyes rule holds."""
+
+        def login(f: Any) -> str:
+            ids = [f.staff.authenticate(self.hub.badges[staff_id], pin) for staff_id, pin in STAFF]
+            sid: str = f.staff.open_session(ids[0]).id
+            f.staff.add_second(sid, ids[1])
+            return sid
+
+        result: str = self.daemon.station.call(login)
+        return result
+
+    def load(self, sid: str, order: DemoOrder) -> int:
+        """Staff scan the envelope's label, put it in the compartment that opened and close the door."""
+        a = self.daemon.station.call(lambda f: f.loading.scan_label(sid, codes.label_payload(order.order)))
+        self.hardware.set_item(a.compartment, True)
+        self.hardware.close(a.compartment)
+        wait_for(lambda: self.state(order.order) == OrderState.STORED, 5, f"{order.reference} to be stored")
+        order.compartment = a.compartment
+        return int(a.compartment)
+
+    def close_after_opening(self, number: int, *, item: bool) -> None:
+        """A person at the open door: takes the item out (or leaves/puts one in) and closes the door."""
+        poll(lambda: self.daemon.store.compartment(number).door_confirmed_at is not None, 3)
+        self.hardware.set_item(number, item)
+        self.hardware.close(number)
