@@ -6,23 +6,29 @@ import argparse
 import logging
 import sys
 import threading
+from typing import TYPE_CHECKING
 
-from backend_sync.hub.config import HubConfig, load_hub_config
-from backend_sync.hub.db import HubStore
-from backend_sync.hub.keys import load_hub_keys, record_hub_keys
-from backend_sync.hub.notices import CityNotifier, build_notifier
 from locker.clock import SystemClock
 from locker.errors import ConfigError
+
+if TYPE_CHECKING:  # the hub's modules (FastAPI, SQLAlchemy) load only when a hub command runs
+    from backend_sync.hub.config import HubConfig
+    from backend_sync.hub.db import HubStore
+    from backend_sync.hub.notices import CityNotifier
 
 log = logging.getLogger(__name__)
 
 
 def _open(cfg: HubConfig) -> HubStore:
+    from backend_sync.hub.db import HubStore
+
     return HubStore.open(cfg.database_url, cfg.database.pool_size)
 
 
 def _init(args: argparse.Namespace) -> int:
     from backend_sync.hub.auth import Role, create_admin
+    from backend_sync.hub.config import load_hub_config
+    from backend_sync.hub.keys import load_hub_keys, record_hub_keys
 
     cfg = load_hub_config(args.config)
     store = _open(cfg)
@@ -50,6 +56,9 @@ def _run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from backend_sync.hub.app import create_app
+    from backend_sync.hub.config import load_hub_config
+    from backend_sync.hub.keys import load_hub_keys, record_hub_keys
+    from backend_sync.hub.notices import build_notifier
 
     cfg = load_hub_config(args.config)
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(levelname)s %(name)s: %(message)s")
