@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import random
 import select
@@ -29,6 +30,8 @@ N_ORDERS = 48  # one per compartment, all stored in the template
 TRIALS = 200
 SEED = int(os.environ.get("WIBOX_CRASH_SEED", "20251127"))  # set it to replay a reported run
 PIPE_TIMEOUT_S = 30.0
+_CTX = multiprocessing.get_context("forkserver")
+_CTX.set_forkserver_preload(["tests.crash.writer"])
 
 
 @dataclass(frozen=True)
@@ -118,18 +121,18 @@ def _read_lines(fd: int, buf: bytearray, deadline: float | None) -> bool:
 
 
 def run_writer(db: Path, payloads: list[str], seed: int, after_lines: int | None, jitter_s: float) -> Run:
-    """Fork a writer on ``db``; SIGKILL it ``jitter_s`` after it wrote ``after_lines`` pipe lines (None: after DONE).
+    """Start a writer on ``db``; SIGKILL it ``jitter_s`` after it wrote ``after_lines`` pipe lines (None: after DONE).
 
-    The child is a fork of this process (modules already imported) that opens its own connection; this process
-    holds no connection to ``db`` while the child lives.
+    Writers are forked by a forkserver: a clean, single-threaded process with the modules already imported, so a
+    fork never copies a lock held by some other thread of this (test-runner) process. The writer opens its own
+    connection; this process holds no connection to ``db`` while the writer lives.
     """
-    r, w = os.pipe()
+    r_conn, w_conn = _CTX.Pipe(duplex=False)
     t0 = time.monotonic()
-    pid = os.fork()
-    if pid == 0:  # the writer; never returns
-        os.close(r)
-        writer.child_main(db, N_ORDERS, payloads, w, seed)
-    os.close(w)
+    proc = _CTX.Process(target=writer.child_entry, args=(db, N_ORDERS, payloads, w_conn, seed), daemon=True)
+    proc.start()
+    w_conn.close()
+    r = r_conn.fileno()
     buf = bytearray()
     run = Run([])
     try:
@@ -143,20 +146,20 @@ def run_writer(db: Path, payloads: list[str], seed: int, after_lines: int | None
             if after_lines is None and writer.DONE in lines:
                 run.done_s = time.monotonic() - t0
                 break
-            if after_lines is not None and len(lines) >= after_lines:
-                break
+            if after_lines is not None and (len(lines) >= after_lines or writer.DONE in lines):
+                break  # (a writer with fewer wrong-token attempts than the calibration run ends sooner)
             if not _read_lines(r, buf, deadline):
                 break
         time.sleep(jitter_s)
     finally:
-        os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
+        proc.kill()  # SIGKILL
+        proc.join()
     while _read_lines(r, buf, time.monotonic() + PIPE_TIMEOUT_S):  # whatever it wrote before it died
         pass
-    os.close(r)
+    r_conn.close()
     run.lines = bytes(buf).split(b"\n")[:-1]
     assert not run.errors, f"the writer failed: {run.errors}"
-    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, f"writer status {status:#x}"
+    assert proc.exitcode == -signal.SIGKILL, f"writer exit code {proc.exitcode}"
     return run
 
 
@@ -368,8 +371,11 @@ def test_sigkill_writer_200_trials(template: Template, tmp_path: Path) -> None:
             run = run_writer(db, payloads, child_seed, None, 0.0)
             assert run.acks and len(run.acks) == N_ORDERS, f"{ctx}: a full run collected {len(run.acks)}"
             calibration = run
-        elif rng.random() < 0.15:  # killed early, by time alone: before or around the first pickup
+        elif rng.random() < 0.08:  # killed early, by time alone: before or around the first pickup
             run = run_writer(db, payloads, child_seed, 0, rng.uniform(0.0, calibration.first_ack_s))
+        elif rng.random() < 0.08:  # killed early, by count: a few transactions before the first ACK could be due
+            first_ack = next(i for i, ln in enumerate(calibration.lines) if ln.startswith(writer.ACK))
+            run = run_writer(db, payloads, child_seed, rng.randint(0, max(0, first_ack - 4)), 0.0)
         else:  # after a random number of pipe lines (commits, begins, ACKs), then a random extra moment
             gap = calibration.done_s / calibration.markers
             run = run_writer(db, payloads, child_seed, rng.randint(0, calibration.markers), rng.uniform(0, 2 * gap))

@@ -8,6 +8,7 @@ import signal
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import NoReturn
 
@@ -80,6 +81,11 @@ def pickups(db_path: Path, n_compartments: int, payloads: Sequence[str], fd: int
         os.write(fd, ACK + b" " + verified.order_id.encode() + b"\n")
         clock.advance(rng.uniform(0.5, 5.0))
     os.write(fd, DONE + b"\n")
+
+
+def child_entry(db_path: Path, n_compartments: int, payloads: Sequence[str], conn: Connection, seed: int) -> NoReturn:
+    """Entry point in a process forked by the forkserver: writes raw lines to the pipe's descriptor."""
+    child_main(db_path, n_compartments, payloads, conn.fileno(), seed)
 
 
 def child_main(db_path: Path, n_compartments: int, payloads: Sequence[str], fd: int, seed: int) -> NoReturn:
