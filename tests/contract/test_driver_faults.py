@@ -83,4 +83,4 @@ def test_thousand_unlock_cycles_with_dropped_and_corrupted_frames(make_rig: Make
     assert outcomes["opened"] + outcomes["reported_not_opened"] == CYCLES
     assert outcomes["opened"] > CYCLES * 0.85  # retries of status reads keep most cycles working
     assert sum(errors.values()) > 0  # losses were reported, not hidden
-    assert elapsed < 60
+    # (elapsed is printed above, not asserted: speed is measured in benchmarks/, not in timed tests)
