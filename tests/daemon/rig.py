@@ -130,6 +130,12 @@ class NotifySocket:
     def times(self, text: str) -> list[float]:
         return [t for t, m in list(self.messages) if m == text]
 
+    def wait_for(self, text: str, timeout: float = 30.0, count: int = 1) -> None:
+        deadline = time.monotonic() + timeout
+        while self.count(text) < count:
+            assert time.monotonic() < deadline, f"no {text!r} x{count}; got {self.messages[-5:]}"
+            time.sleep(0.02)
+
     def close(self) -> None:
         self._stop.set()
         self._thread.join()

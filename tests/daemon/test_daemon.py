@@ -6,7 +6,6 @@ import asyncio
 import itertools
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -24,14 +23,9 @@ from locker.clock import SystemClock
 from locker.config import StationConfig, load_config
 from locker.daemon import Daemon, RunningBank
 from locker.sdnotify import SdNotify
+from tests.daemon.rig import NotifySocket, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def station_toml(db: Path, port: int, bus0: str, bus1: str) -> str:
@@ -66,40 +60,6 @@ baud = 9600
 channels = 8
 
 {comps}"""
-
-
-class NotifySocket:
-    """A datagram socket standing in for systemd's; collects (time, message) pairs."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.sock.settimeout(0.2)
-        self.messages: list[tuple[float, str]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self.sock.recv(4096)
-            except TimeoutError:
-                continue
-            for line in data.decode().splitlines():
-                self.messages.append((time.monotonic(), line))
-
-    def wait_for(self, text: str, timeout: float = 30.0, count: int = 1) -> None:
-        deadline = time.monotonic() + timeout
-        while sum(1 for _t, m in self.messages if m == text) < count:
-            assert time.monotonic() < deadline, f"no {text!r} x{count}; got {self.messages[-5:]}"
-            time.sleep(0.02)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
 
 
 @pytest.fixture
