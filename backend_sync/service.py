@@ -19,9 +19,15 @@ class SyncService:
     """Runs a SyncClient in its own thread. Until the hub's keys are pinned it enrolls: it asks the hub once,
     reports the one-time code (``on_code``; the daemon logs it) for an admin to enter at the hub, and polls."""
 
-    def __init__(self, client: SyncClient, on_code: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        client: SyncClient,
+        on_code: Callable[[str], None] | None = None,
+        on_enrolled: Callable[[], None] | None = None,
+    ) -> None:
         self.client = client
         self.on_code = on_code or (lambda code: log.warning("enrollment code for the hub admin: %s", code))
+        self.on_enrolled = on_enrolled or (lambda: None)
         self.code: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -58,6 +64,7 @@ class SyncService:
             return False
         if status == "approved":
             log.info("enrolled at the hub")
+            self.on_enrolled()
             return True
         return False
 

@@ -25,6 +25,8 @@ class Station:
         self.clock = clock
         self._lock = threading.RLock()
         self.maintenance = False  # set by a remote command: the start screen says "out of service"
+        # While the station waits for an admin at the hub to approve it, the start screen shows this code.
+        self.enrollment_code: str | None = None
 
     @contextmanager
     def locked(self) -> Iterator[Flows]:

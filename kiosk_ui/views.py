@@ -61,6 +61,7 @@ def citizen_context(
         number_digits=NUMBER_DIGITS,
         dob_digits=DOB_DIGITS,
         camera_failed=screen == Screen.START and citizens.station.camera_failed(),
+        enrollment_code=citizens.station.enrollment_code if screen == Screen.START else None,
         box=_where(config, s.compartment),
         boxes=boxes,
         wall_w=width_mm(boxes),

@@ -285,7 +285,15 @@ def sync_service(d: Daemon, screen: Any = None) -> Service:
         guard=d.station.locked,
         ui=screen,
     )
-    return SyncService(client)
+
+    def show(code: str) -> None:
+        log.warning("enrollment code for the hub admin: %s", code)
+        d.station.enrollment_code = f"{code[:4]} {code[4:]}"  # shown on the start screen until approved
+
+    def enrolled() -> None:
+        d.station.enrollment_code = None
+
+    return SyncService(client, on_code=show, on_enrolled=enrolled)
 
 
 def scanners(config: StationConfig, sink: Any, clock: SystemClock) -> list[Service]:

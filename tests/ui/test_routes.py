@@ -218,3 +218,14 @@ def test_camera_out_of_order_keeps_the_manual_path(client: TestClient, kiosk: Ki
     assert 'data-screen="start"' in page  # not out of service: pickups by manual code go on
     kiosk.station.flows.health.report("camera", True)
     assert "Der Scanner ist außer Betrieb" not in client.get("/?lang=de").text
+
+
+def test_enrollment_code_shown_until_approved(client: TestClient, kiosk: Kiosk) -> None:
+    """The kiosk shows the one-time code an admin enters at the hub; it goes away once the hub approved it."""
+    assert "Code für die Verwaltung" not in client.get("/?lang=de").text
+    kiosk.ui.station.enrollment_code = "1234 5678"
+    page = client.get("/?lang=de").text
+    assert "Code für die Verwaltung: 1234 5678" in page
+    assert "1234 5678" in client.get("/?lang=ar").text
+    kiosk.ui.station.enrollment_code = None
+    assert "1234 5678" not in client.get("/?lang=de").text
