@@ -22,7 +22,7 @@ from backend_sync import protocol as p
 from backend_sync import schema
 from backend_sync.commands import RESULT_EVENT, Command, CommandKind, CommandOutcome, verify_command
 from backend_sync.errors import HubRefused, HubUnreachable, SchemaError
-from backend_sync.keys import KioskKeys, b64, load_ed25519_public
+from backend_sync.keys import KioskKeys, b64
 from backend_sync.protocol import enrollment_code_hash
 from backend_sync.receiver import BundleReceiver, HpkeDecryptor, verify_countersignature
 from locker import __version__, audit
@@ -134,9 +134,12 @@ class SyncClient:
             raise HubRefused(r.status_code, f"{path}: {msg}")
         return r.content
 
-    def _signed(self, path: str, body: p.KioskBody) -> Any:
+    def _post_signed(self, path: str, body: p.KioskBody) -> bytes:
         data = p.sign_kiosk_message(self.keys.signer, self.device_id, body, int(self.clock.now()))
-        return schema.loads(self._post(path, data))
+        return self._post(path, data)
+
+    def _signed(self, path: str, body: p.KioskBody) -> Any:
+        return schema.loads(self._post_signed(path, body))
 
     # -- enrollment --------------------------------------------------------------------------------------
     def enroll(self) -> str:
@@ -215,8 +218,7 @@ class SyncClient:
         with self.store.database.write() as conn:
             cp = audit.make_checkpoint(conn, self.clock.now())
         body = p.sign_checkpoint(self.keys.signer, self.device_id, cp.size, cp.head)
-        data = p.sign_kiosk_message(self.keys.signer, self.device_id, body, int(self.clock.now()))
-        raw = self._post("/api/v1/kiosk/checkpoint", data)
+        raw = self._post_signed("/api/v1/kiosk/checkpoint", body)
         cs = verify_countersignature(raw, self.device_id, self.receiver.pinned())
         if (cs.size, cs.head) != (cp.size, cp.head):
             raise SchemaError("countersignature: not for the checkpoint sent")
@@ -248,15 +250,16 @@ class SyncClient:
     def heartbeat(self) -> list[str]:
         head = self.flows.bundle.head()
         cp = audit.head(self.store.database)
+        health = self.health()
         body = p.HeartbeatBody(
             manifest_seq=head.seq,
             manifest_hash=head.hash,
             audit_size=cp.size,
             audit_head=cp.head,
             time_floor=int(self.flows.bundle.time_floor()),
-            open_alarms=len(self.store.open_alarms()),
+            open_alarms=len(health.alarms),
             software=f"wibox {__version__}",
-            health=self.health(),
+            health=health,
         )
         answer = self._signed("/api/v1/kiosk/heartbeat", body)
         return self._commands(answer.get("commands") or [])
@@ -264,7 +267,7 @@ class SyncClient:
     # -- remote commands -----------------------------------------------------------------------------------
     def _commands(self, items: list[Any]) -> list[str]:
         done = []
-        pinned = {k.key_id: load_ed25519_public(k.public_key) for k in self.flows.bundle.hub_keys()}
+        pinned = self.receiver.pinned()
         for obj in items:
             try:
                 cmd = verify_command(obj, self.device_id, pinned, self.clock.now())

@@ -19,7 +19,6 @@ from firmware_bridge.lockbank import LockMapError, pulse_and_confirm
 from firmware_bridge.registry import DriverOptions, make_driver
 from locker.config import DRIVERS, BusConfig, GpioPinConfig, Polarity
 from locker.errors import BadInput, BoardUnavailable
-from locker.model import DoorState
 
 EXIT_OK = 0
 EXIT_NO_ANSWER = 2  # also: bad input, errors
@@ -191,7 +190,7 @@ def cmd_open(args: argparse.Namespace) -> int:
         except BoardUnavailable as exc:
             print(f"wibox: error: board {board} did not answer: {exc}", file=sys.stderr)
             return EXIT_NO_ANSWER
-        opened = res.status is not None and res.status.doors.get(lock) is DoorState.OPEN
+        opened = res.opened
         _emit(sys.stdout, {"board": board, "lock": lock, "opened": opened, "ms": round(res.ms)})
     return EXIT_OK if opened else EXIT_NOT_OPENED
 

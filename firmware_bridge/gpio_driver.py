@@ -14,7 +14,8 @@ from gpiozero.exc import GPIOZeroError  # type: ignore[import-untyped]
 
 from firmware_bridge.driver import BoardStatus
 from firmware_bridge.errors import NoReply, TransportError
-from locker.config import BusConfig, Polarity
+from firmware_bridge.protocols.frames import bit_reads_open
+from locker.config import BusConfig
 from locker.model import DoorState
 
 log = logging.getLogger(__name__)
@@ -141,8 +142,7 @@ class GpioDriver:
 
     def _door(self, active: bool) -> DoorState:
         high = not active if self._pull_up else active  # with the pull-up, "active" (pressed) is a low input
-        is_open = high if self.bus.polarity is Polarity.OPEN_HIGH else not high
-        return DoorState.OPEN if is_open else DoorState.CLOSED
+        return DoorState.OPEN if bit_reads_open(high, self.bus.polarity) else DoorState.CLOSED
 
     def _close_devices(self) -> None:
         for dev in self._relays + self._doors:

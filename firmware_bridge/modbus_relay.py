@@ -19,9 +19,9 @@ from pymodbus.pdu import ModbusPDU
 
 from firmware_bridge.driver import BoardStatus
 from firmware_bridge.errors import BoardOffline, BridgeError, FrameError, NoReply, TransportError
-from firmware_bridge.protocols.frames import Direction
+from firmware_bridge.protocols.frames import Direction, bit_reads_open
 from firmware_bridge.transport import LinkListener, LinkPolicy, LinkState
-from locker.config import BusConfig, Polarity
+from locker.config import BusConfig
 from locker.model import DoorState
 
 log = logging.getLogger(__name__)
@@ -239,8 +239,7 @@ class ModbusRelayDriver:
     # -- internals ----
 
     def _door(self, bit: bool) -> DoorState:
-        is_open = bit if self.bus.polarity is Polarity.OPEN_HIGH else not bit
-        return DoorState.OPEN if is_open else DoorState.CLOSED
+        return DoorState.OPEN if bit_reads_open(bit, self.bus.polarity) else DoorState.CLOSED
 
     def _relay(self, lock: int) -> int:
         if not 1 <= lock <= self.channels:

@@ -6,6 +6,7 @@ import time
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from kiosk_ui import events
 from kiosk_ui.citizen import CitizenSession
@@ -50,7 +51,8 @@ def citizen_router(ui: KioskUI) -> APIRouter:
         except ValueError:
             raise HTTPException(400, "unknown action") from None
         s = kiosk_session(ui, request)
-        ui.citizens.act(s, action, value)
+        # flows may pulse a lock and wait for the door (seconds): never on the event loop
+        await run_in_threadpool(ui.citizens.act, s, action, value)
         response = RedirectResponse("/", status_code=303)
         set_kiosk_cookie(response, s)
         return response
@@ -99,7 +101,7 @@ def citizen_router(ui: KioskUI) -> APIRouter:
             raise HTTPException(400, 'expected {"plugged": true|false}')
         s = ui.citizens.active()
         if s is not None and s.speech != plugged:
-            ui.citizens.act(s, Action.SPEECH)
+            await run_in_threadpool(ui.citizens.act, s, Action.SPEECH)
         return {"speech": bool(s and s.speech)}
 
     @r.get("/healthz")

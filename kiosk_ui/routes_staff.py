@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from kiosk_ui.forms import form
 from kiosk_ui.i18n import DEFAULT_LANGUAGE, is_language
@@ -71,8 +72,8 @@ def staff_router(ui: KioskUI) -> APIRouter:  # noqa: PLR0915 (one closure per ro
         data = await form(request)
         s = kiosk_session(ui, request)
         try:
-            session = ui.staff.login(
-                data.get("badge", ""), data.get("pin", ""), s.lang, request.cookies.get(STAFF_COOKIE)
+            session = await run_in_threadpool(  # argon2id: off the event loop
+                ui.staff.login, data.get("badge", ""), data.get("pin", ""), s.lang, request.cookies.get(STAFF_COOKIE)
             )
         except LockerError as exc:
             key = "staff.wrong" if not isinstance(exc, SessionError) else "staff.refused"
@@ -111,7 +112,7 @@ def staff_router(ui: KioskUI) -> APIRouter:  # noqa: PLR0915 (one closure per ro
             raise HTTPException(400, "unknown action") from None
         status = 200
         try:
-            _do(ui, view, action, data)
+            await run_in_threadpool(_do, ui, view, action, data)  # may open a door: off the event loop
         except LockerError as exc:
             status = ui.staff.refused(view, exc)
         except ValueError as exc:

@@ -147,12 +147,10 @@ class Daemon:
             await asyncio.to_thread(service.stop)
         if hasattr(self, "bank"):
             # A clean stop records every door change that already happened before the bank goes away.
-            await asyncio.to_thread(self._drain_events)
-            await asyncio.to_thread(self.bank.stop)
-            await asyncio.to_thread(self.bank.safe_state)
-            await asyncio.to_thread(self.bank.close)
+            await asyncio.to_thread(self._drain_events, 0.3)
+            await asyncio.to_thread(self.bank.close)  # stops the pollers and drives every output safe
         if hasattr(self, "database"):
-            self.database.close()
+            await asyncio.to_thread(self.database.close)
         log.info("station %s stopped", self.config.station_id)
 
     # -- tasks ------------------------------------------------------------------------------------------
@@ -174,14 +172,13 @@ class Daemon:
             except LockerError as exc:
                 log.error("door event %s for %s not applied: %s", e.kind, e.compartment, exc)
 
-    def _drain_events(self) -> None:
-        self._handle(self.bank.poll_events(0.3))
+    def _drain_events(self, timeout: float) -> None:
+        """Wait up to ``timeout`` for lock-bank events and apply them (one thread hop per batch)."""
+        self._handle(self.bank.poll_events(timeout))
 
     async def _door_events(self) -> None:
         while True:
-            events = await asyncio.to_thread(self.bank.poll_events, 0.5)
-            if events:
-                await asyncio.to_thread(self._handle, events)
+            await asyncio.to_thread(self._drain_events, 0.5)
 
     async def _timers(self) -> None:
         last_expiry = last_check = time.monotonic()

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from backend_sync.commands import CommandKind
 from backend_sync.hub import db as hubdb
@@ -24,7 +25,7 @@ from backend_sync.hub.auth import (
     create_admin,
     require_role,
 )
-from backend_sync.hub.csv_import import COLUMNS, CsvInvalid, decode_upload, import_csv
+from backend_sync.hub.csv_import import COLUMNS, CsvInvalid, ImportResult, decode_upload, import_csv
 from backend_sync.hub.db import HubOrderState, NoticeKind
 from backend_sync.hub.deps import Hub
 from backend_sync.hub.enrollment import approve_kiosk
@@ -201,10 +202,14 @@ def build_router() -> APIRouter:  # noqa: PLR0915  (one route per page; each is 
     @router.post("/admin/orders/import")
     async def import_form(request: Request, hub: Hub, principal: Office, file: UploadFile) -> Response:
         data = await file.read()
-        try:
+
+        def run_import(data: bytes) -> ImportResult:  # blocking work off the event loop
             text = decode_upload(data)
             with hub.store.write() as conn:
-                result = import_csv(conn, principal, text, hub.clock.now())
+                return import_csv(conn, principal, text, hub.clock.now())
+
+        try:
+            result = await run_in_threadpool(run_import, data)
         except CsvInvalid as exc:
             errors = [str(e) for e in exc.errors]
             return _page(request, "import.html", principal, columns=COLUMNS, errors=errors)

@@ -10,6 +10,7 @@ from typing import Any
 from gpiozero.pins.mock import MockPin  # type: ignore[import-untyped]
 
 from firmware_bridge.gpio_driver import BOARD, GpioPins
+from firmware_bridge.protocols.frames import open_to_bit
 from firmware_bridge.sim.wall import Record, SimEvent, Wall
 from locker.config import Polarity
 
@@ -150,6 +151,6 @@ class GpioWallSim:
     def _sync_doors(self) -> None:
         for i, pin in enumerate(self._doors):
             is_open = self.wall.sensed_open(self.bus, BOARD, i + 1)
-            level = is_open if self.polarity is Polarity.OPEN_HIGH else not is_open
+            level = open_to_bit(is_open, self.polarity)
             if pin.held != level or bool(pin.state) != level:
                 pin.hold(level)

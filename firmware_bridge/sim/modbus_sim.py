@@ -34,7 +34,7 @@ from firmware_bridge.modbus_relay import (
     CoilWrite,
     rtu_frame_length,
 )
-from firmware_bridge.protocols.frames import Direction
+from firmware_bridge.protocols.frames import Direction, open_to_bit
 from firmware_bridge.sim.faults import FaultPlan, Faults, OneShot
 from firmware_bridge.sim.wall import Record, SimEvent, Wall
 from locker.config import Polarity
@@ -364,7 +364,7 @@ class ModbusRelaySim:
                     bits.append(self._relay_on(unit, i, now))
             else:
                 is_open = self.wall.sensed_open(self.bus, unit, i + 1)
-                bits.append(is_open if self.polarity is Polarity.OPEN_HIGH else not is_open)
+                bits.append(open_to_bit(is_open, self.polarity))
         return SimUtils.bitsToRegisters(bits)
 
     async def _action(  # noqa: PLR0917 (the signature is pymodbus's SimAction)
