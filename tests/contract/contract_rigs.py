@@ -211,6 +211,10 @@ GPIO_PINS = (
 )
 
 
+class MissingCapability(AssertionError):
+    """A test used a simulator ability its rig does not declare (it should have called ``Rig.require``)."""
+
+
 class GpioControl:
     """SimControl for the gpio rig: a header has no frames to disturb and cannot go silent."""
 
@@ -219,13 +223,13 @@ class GpioControl:
 
     def set_faults(self, faults: Faults) -> None:
         if faults != Faults():
-            raise NotImplementedError("gpio pins carry no frames to drop or corrupt")
+            raise MissingCapability("gpio pins carry no frames to drop or corrupt")
 
     def queue_fault(self, fault: OneShot) -> None:
-        raise NotImplementedError(f"gpio pins cannot suffer {fault}")
+        raise MissingCapability(f"gpio pins cannot suffer {fault}")
 
     def set_silent(self, board: int, silent: bool = True) -> None:
-        raise NotImplementedError("the GPIO header cannot go silent")
+        raise MissingCapability("the GPIO header cannot go silent")
 
     def stop(self) -> None:
         self.sim.stop()
