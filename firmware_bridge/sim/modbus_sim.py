@@ -223,6 +223,8 @@ class ModbusRelaySim:
     Doors, jams and power live in the shared ``Wall`` (keyed by ``bus``). Every unit not on the wall, or
     without power, stays silent like a real bus. A flash-on write to 0x0200+n energises relay n for
     value*100 ms and unlocks lock n+1; door switches are the discrete inputs, read with ``polarity``.
+    Relay and flash timers run on the wall's ``clock`` (like the doors' spring delay), so a test can drive
+    them with a manual clock; only the line's wire timing (``PtyLink``) runs on real time.
     Communication faults (``faults``, ``set_faults``, ``queue_fault``; drawn with ``seed``) are injected on
     the line between driver and server by ``PtyLink``, for requests to units that answer.
     """
@@ -322,7 +324,7 @@ class ModbusRelaySim:
 
     def relay_on(self, unit: int, lock: int) -> bool:
         with self._lock:
-            return self._relay_on(unit, lock - 1, time.monotonic())
+            return self._relay_on(unit, lock - 1, self.wall.clock())
 
     def records(self, event: SimEvent | None = None) -> list[Record]:
         """The wall's records for this bus (doors, faults, and every frame this simulator saw)."""
@@ -354,7 +356,7 @@ class ModbusRelaySim:
         self._record(SimEvent.RX, unit, what)
 
     def _bits(self, unit: int, function: int, n_regs: int) -> list[int]:
-        now = time.monotonic()
+        now = self.wall.clock()
         bits: list[bool] = []
         for i in range(n_regs * 16):
             if i >= self.channels:
@@ -391,7 +393,7 @@ class ModbusRelaySim:
         if not 0 <= relay < self.channels:
             return
         with self._lock:
-            was_on = self._relay_on(unit, relay, time.monotonic())
+            was_on = self._relay_on(unit, relay, self.wall.clock())
             self._steady[(unit, relay)] = on
             if not on:
                 self._flash_until.pop((unit, relay), None)
@@ -411,7 +413,7 @@ class ModbusRelaySim:
             return ExcCodes.ILLEGAL_ADDRESS
         if not 1 <= value <= 0x7FFF:
             return ExcCodes.ILLEGAL_VALUE
-        now = time.monotonic()
+        now = self.wall.clock()
         with self._lock:
             if base == FLASH_OFF_BASE:  # the relay is (and stays) off: nothing moves
                 self._steady[(unit, relay)] = False

@@ -28,6 +28,10 @@ from locker.config import BusConfig, GpioPinConfig, Polarity
 from locker.model import DoorState
 
 BUS = "bus0"
+# A reply on a pty takes milliseconds; a 1 s reply timeout survives a loaded machine (tests that expect silence
+# wait it out). Waits for a state end as soon as it is there; WAIT_S is only their deadline.
+TIMEOUT_MS = 1000
+WAIT_S = 20.0
 
 
 class Capability(enum.StrEnum):
@@ -62,7 +66,8 @@ class RigRequest:
     sim_polarity: Polarity | None = None  # how the simulated boards are wired (default: as configured)
     boards: int = 1
     spring_delay_s: float = 0.005
-    timeout_ms: int = 40
+    wall_clock: Callable[[], float] = time.monotonic  # the wall's time (doors, flash timers): a ManualClock's now
+    timeout_ms: int = TIMEOUT_MS
     gap_ms: int = 0
     link: LinkPolicy = field(
         default_factory=lambda: LinkPolicy(read_retries=2, backoff_s=0.002, offline_after=3, probe_interval_s=0.1)
@@ -119,7 +124,7 @@ def _serial_rig(
     item_sensors: bool,
     make_sim: Callable[[Wall, Polarity], PtySimulator],
 ) -> Iterator[Rig]:
-    wall = Wall(spring_delay_s=req.spring_delay_s)
+    wall = Wall(spring_delay_s=req.spring_delay_s, clock=req.wall_clock)
     boards = addresses[: req.boards]
     for b in boards:
         wall.add_board(BUS, b, locks, item_sensors=item_sensors)
@@ -178,7 +183,7 @@ def modbus_relay_rig(req: RigRequest) -> Iterator[Rig]:
     serial rigs it adds no wire time (baud None), which keeps 1,000 lossy unlock cycles within seconds; the
     driver's unit tests and the latency benchmark run the simulator at 9600 baud.
     """
-    wall = Wall(spring_delay_s=req.spring_delay_s)
+    wall = Wall(spring_delay_s=req.spring_delay_s, clock=req.wall_clock)
     boards = (1, 2, 3)[: req.boards]
     sim = ModbusRelaySim(
         boards,
@@ -267,7 +272,7 @@ class _ReedsFollowAtOnce:
 @contextlib.contextmanager
 def gpio_rig(req: RigRequest) -> Iterator[Rig]:
     """gpiozero's MockFactory pins with the wall's doors behind them (GpioWallSim); one board (0), 4 locks."""
-    wall = Wall(spring_delay_s=req.spring_delay_s)
+    wall = Wall(spring_delay_s=req.spring_delay_s, clock=req.wall_clock)
     factory = MockFactory()
     pins = [GpioPins(relay=p.relay, door=p.door) for p in GPIO_PINS]
     sim = GpioWallSim(factory, pins, wall=wall, bus=BUS, polarity=req.sim_polarity or req.polarity)
@@ -291,8 +296,11 @@ class MakeRig(Protocol):
     def __call__(self, req: RigRequest | None = None) -> Rig: ...
 
 
-def wait_door(driver: BoardDriver, board: int, lock: int, want: DoorState, within_s: float = 2.0) -> bool:
-    """Poll status until ``lock`` reads ``want``; False when ``within_s`` passes. Errors propagate."""
+def wait_door(driver: BoardDriver, board: int, lock: int, want: DoorState, within_s: float = WAIT_S) -> bool:
+    """Poll status until ``lock`` reads ``want`` (returns at once then); False when ``within_s`` passes.
+
+    Errors propagate. ``within_s`` is a deadline for a door that should move, never a measure of speed.
+    """
     deadline = time.monotonic() + within_s
     while True:
         if driver.status(board).doors[lock] is want:

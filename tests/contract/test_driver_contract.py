@@ -8,9 +8,11 @@ import pytest
 
 from firmware_bridge.errors import BoardOffline, NoReply
 from firmware_bridge.sim.wall import SimEvent
+from firmware_bridge.transport import LinkPolicy
+from locker.clock import ManualClock
 from locker.config import Polarity
 from locker.model import DoorState
-from tests.contract.contract_rigs import Capability, MakeRig, Rig, RigRequest, wait_door
+from tests.contract.contract_rigs import WAIT_S, Capability, MakeRig, Rig, RigRequest, wait_door
 
 OPEN, CLOSED = DoorState.OPEN, DoorState.CLOSED
 
@@ -80,12 +82,20 @@ def test_forced_door_reads_open(rig: Rig) -> None:
     assert rig.driver.status(board).doors[1] is OPEN
 
 
-def test_jammed_lock_never_reads_open(rig: Rig) -> None:
+def test_jammed_lock_never_reads_open(make_rig: MakeRig) -> None:
+    clock = ManualClock()
+    rig = make_rig(RigRequest(wall_clock=clock.now))
     (board,) = rig.boards
     rig.wall.jam(rig.bus, board, 1)
     rig.driver.pulse(board, 1)
-    assert not wait_door(rig.driver, board, 1, OPEN, within_s=0.1)
-    assert rig.wall.recorder.records(SimEvent.UNLOCK_JAMMED)
+    deadline = time.monotonic() + WAIT_S  # the gpio simulator sees the relay from its own thread
+    while not rig.wall.recorder.records(SimEvent.UNLOCK_JAMMED):
+        assert time.monotonic() < deadline, "the pulse never reached the lock"
+        time.sleep(0.002)
+    clock.advance(10.0)  # far past the spring delay and any board-timed pulse
+    assert rig.driver.status(board).doors[1] is CLOSED
+    assert not rig.wall.is_open(rig.bus, board, 1)
+    assert [r.where for r in rig.wall.recorder.records(SimEvent.UNLOCK_JAMMED)] == [f"{rig.bus}/{board}/1"]
 
 
 def test_stuck_sensor_is_what_the_driver_sees(rig: Rig) -> None:
@@ -104,8 +114,14 @@ def test_invalid_lock_is_refused_before_anything_is_sent(rig: Rig) -> None:
     assert not rig.wall.recorder.records(SimEvent.RX)
 
 
-def test_board_offline_and_recovery(rig: Rig) -> None:
+# Every silent attempt waits out the reply timeout (1 s): no read retries, offline after two failures. The probe
+# interval exceeds one timeout plus any scheduling delay, so the calls right after going offline fail fast.
+OFFLINE_LINK = LinkPolicy(read_retries=0, backoff_s=0.002, offline_after=2, probe_interval_s=2.5)
+
+
+def test_board_offline_and_recovery(make_rig: MakeRig) -> None:
     """Silent board -> NoReply, then BoardOffline (fail fast) -> board answers again -> driver recovers."""
+    rig = make_rig(RigRequest(link=OFFLINE_LINK))
     rig.require(Capability.CAN_GO_SILENT)
     (board,) = rig.boards
     rig.driver.status(board)
@@ -127,7 +143,7 @@ def test_board_offline_and_recovery(rig: Rig) -> None:
         rig.driver.pulse(board, 1)  # fails fast: nothing is sent
     assert len(rig.wall.recorder.records(SimEvent.RX)) == received
     rig.sim.set_silent(board, False)
-    deadline = time.monotonic() + 2.0
+    deadline = time.monotonic() + WAIT_S  # the next probe goes out once the probe interval has passed
     while True:
         try:
             st = rig.driver.status(board)

@@ -7,16 +7,19 @@ import time
 
 from firmware_bridge.errors import BridgeError
 from firmware_bridge.sim.faults import Faults
-from firmware_bridge.sim.wall import SimEvent
+from firmware_bridge.sim.wall import DoorPhase, SimEvent
 from firmware_bridge.transport import LinkPolicy
 from locker.model import DoorState
-from tests.contract.contract_rigs import Capability, MakeRig, RigRequest
+from tests.contract.contract_rigs import WAIT_S, Capability, MakeRig, RigRequest
 
 CYCLES = 1000
-CONFIRM_S = 0.08
+# A cycle's confirmation ends as soon as its outcome is known (see below); CONFIRM_S is only a deadline.
+CONFIRM_S = WAIT_S
 
 
 def test_thousand_unlock_cycles_with_dropped_and_corrupted_frames(make_rig: MakeRig) -> None:
+    # Short reply timeouts keep 1,000 lossy cycles within seconds: every lost frame waits one out. A reply that a
+    # loaded machine delays past it is one more reported NoReply, never a wrong outcome.
     rig = make_rig(
         RigRequest(
             boards=2,
@@ -54,6 +57,10 @@ def test_thousand_unlock_cycles_with_dropped_and_corrupted_frames(make_rig: Make
                 # the simulated door cannot close by itself, so it must be open now
                 assert wall.is_open(bus, board, lock), f"false open in cycle {i}"
                 opened = True
+                break
+            if wall.phase(bus, board, lock) is DoorPhase.CLOSED:
+                # The line is serial: the board handled the pulse before this read. The lock was not released,
+                # so the pulse was lost on the way and the door stays shut (reported as not opened).
                 break
             time.sleep(0.0005)
         outcomes["opened" if opened else "reported_not_opened"] += 1

@@ -73,7 +73,7 @@ def test_get_wakes_up_when_another_thread_publishes() -> None:
     hub = ScanHub()
     timer = threading.Timer(0.05, hub.publish, args=(Scan("late", ScanSource.WEDGE, 0.0),))
     timer.start()
-    event = hub.get(timeout=2.0)
+    event = hub.get(timeout=20.0)  # returns as soon as the timer publishes
     timer.join()
     assert isinstance(event, Scan)
     assert event.text == "late"

@@ -42,7 +42,8 @@ def link(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path / "wibox-scanner"
 
 
-def _wait(hub: ScanHub, want: type[EventT], timeout: float = 3.0) -> EventT:
+def _wait(hub: ScanHub, want: type[EventT], timeout: float = 20.0) -> EventT:
+    """The next event of type ``want``, as soon as it comes (``timeout`` is a deadline for a loaded machine)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         event = hub.get(timeout=0.05)

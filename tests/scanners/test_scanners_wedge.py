@@ -179,7 +179,8 @@ class _FakeDevice:
         os.close(self._w)
 
 
-def _next(hub: ScanHub, kind: type[EventT], timeout: float = 3.0) -> EventT:
+def _next(hub: ScanHub, kind: type[EventT], timeout: float = 20.0) -> EventT:
+    """The next event of type ``kind``, as soon as it comes (``timeout`` is a deadline for a loaded machine)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         event = hub.get(timeout=0.05)

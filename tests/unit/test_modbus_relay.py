@@ -13,15 +13,24 @@ from pymodbus.framer import FramerRTU
 
 from firmware_bridge.errors import BoardOffline, FrameError, NoReply, TransportError
 from firmware_bridge.modbus_relay import ModbusRelayDriver, flash_value
+from firmware_bridge.sim import modbus_sim
 from firmware_bridge.sim.faults import FaultPlan, Faults, OneShot
 from firmware_bridge.sim.modbus_sim import ModbusRelaySim, PtyLink
-from firmware_bridge.sim.wall import SimEvent
+from firmware_bridge.sim.wall import Record, SimEvent, Wall
 from firmware_bridge.transport import LinkPolicy, LinkState
+from locker.clock import ManualClock
 from locker.config import BusConfig, Polarity
 from locker.model import DoorState
 
 OPEN, CLOSED = DoorState.OPEN, DoorState.CLOSED
 POLICY = LinkPolicy(read_retries=0, backoff_s=0.01, offline_after=3, probe_interval_s=0.2)
+# Real time passes only on the pty line and in pymodbus's server thread. A reply takes milliseconds there, so a
+# reply timeout of 1 s survives a loaded machine; tests that expect silence wait it out.
+TIMEOUT_MS = 1000
+WAIT_S = 20.0  # deadline for what a simulator thread records: ends as soon as the record is there
+# Doors, relays and flash timers run on the test's ManualClock (see the ``sim`` fixture):
+SPRING_S = 0.05  # the wall's spring delay
+SETTLE_S = 0.1  # advanced after a pulse: past the spring delay, well inside a 700 ms flash
 
 
 def bus_for(sim: ModbusRelaySim, **kw: object) -> BusConfig:
@@ -32,7 +41,7 @@ def bus_for(sim: ModbusRelaySim, **kw: object) -> BusConfig:
         "baud": 9600,
         "pulse_ms": 700,
         "gap_ms": 5,
-        "timeout_ms": 80,
+        "timeout_ms": TIMEOUT_MS,
         "polarity": sim.polarity,
     }
     settings.update(kw)
@@ -40,24 +49,33 @@ def bus_for(sim: ModbusRelaySim, **kw: object) -> BusConfig:
 
 
 @pytest.fixture
-def sim() -> Iterator[ModbusRelaySim]:
-    with ModbusRelaySim(units=[1, 2], channels=8) as s:
+def clock() -> ManualClock:
+    """The simulated wall's time: spring delays and the boards' flash timers move only when a test advances it."""
+    return ManualClock()
+
+
+@pytest.fixture
+def sim(clock: ManualClock) -> Iterator[ModbusRelaySim]:
+    with ModbusRelaySim(units=[1, 2], channels=8, wall=Wall(spring_delay_s=SPRING_S, clock=clock.now)) as s:
         yield s
 
 
 @pytest.fixture
-def driver(sim: ModbusRelaySim) -> Iterator[ModbusRelayDriver]:
-    d = ModbusRelayDriver(bus_for(sim), channels=8, boards=[1, 2], policy=POLICY)
+def driver(sim: ModbusRelaySim, clock: ManualClock) -> Iterator[ModbusRelayDriver]:
+    """The driver under test; its offline probe interval runs on the same manual clock."""
+    d = ModbusRelayDriver(bus_for(sim), channels=8, boards=[1, 2], policy=POLICY, clock=clock.now)
     yield d
     d.close()
 
 
-def wait_for(driver: ModbusRelayDriver, board: int, lock: int, state: DoorState, within: float = 1.0) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < within:
-        if driver.status(board).doors[lock] is state:
-            return time.monotonic() - start
-    raise AssertionError(f"board {board} lock {lock} did not read {state} within {within} s")
+def wait_records(sim: ModbusRelaySim, event: SimEvent, count: int = 1, within: float = WAIT_S) -> list[Record]:
+    """The simulator's records of ``event`` once there are ``count`` of them (its threads write them)."""
+    deadline = time.monotonic() + within
+    while len(found := sim.records(event)) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"fewer than {count} {event} records within {within} s: {found}")
+        time.sleep(0.002)
+    return found
 
 
 def test_status_reads_every_door_closed(driver: ModbusRelayDriver) -> None:
@@ -68,36 +86,41 @@ def test_status_reads_every_door_closed(driver: ModbusRelayDriver) -> None:
 
 
 def test_pulse_is_a_board_timed_flash_and_the_door_opens(
-    sim: ModbusRelaySim, driver: ModbusRelayDriver, caplog: pytest.LogCaptureFixture
+    sim: ModbusRelaySim, driver: ModbusRelayDriver, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.DEBUG, logger="firmware_bridge.modbus_relay"):
         driver.pulse(1, 1)
     # lock-boards.md: flash-on relay 0 for 700 ms
     assert "tx 01 05 02 00 00 07 8d b0" in caplog.text
     assert "rx 01 05 02 00 00 07 8d b0" in caplog.text
-    wait_for(driver, 1, 1, OPEN)
     assert sim.pulses() == [(1, 1, 700)]
+    assert driver.relays(1)[1] is True  # the board switched the relay on for the flash
+    assert driver.status(1).doors[1] is CLOSED  # unlatched; the door has not sprung yet
+    clock.advance(SETTLE_S)
+    assert driver.status(1).doors[1] is OPEN
     assert driver.relays(1)[1] is True  # still inside the 700 ms flash
     assert driver.status(1).doors[2] is CLOSED
-    time.sleep(0.75)
+    clock.advance(0.7)  # 800 ms after the flash-on: past its end
     assert driver.relays(1)[1] is False  # the board ended the pulse by itself
     events = [r.event for r in sim.records() if r.where == "bus0/1/1"]
     assert events == [SimEvent.UNLOCK, SimEvent.DOOR_OPENED]
 
 
-def test_closing_is_a_separate_action(sim: ModbusRelaySim, driver: ModbusRelayDriver) -> None:
+def test_closing_is_a_separate_action(sim: ModbusRelaySim, driver: ModbusRelayDriver, clock: ManualClock) -> None:
     driver.pulse(1, 4)
-    wait_for(driver, 1, 4, OPEN)
+    clock.advance(SETTLE_S)
+    assert driver.status(1).doors[4] is OPEN
     sim.close_door(1, 4)
     assert driver.status(1).doors[4] is CLOSED
 
 
-def test_several_boards_on_one_bus(sim: ModbusRelaySim, driver: ModbusRelayDriver) -> None:
+def test_several_boards_on_one_bus(sim: ModbusRelaySim, driver: ModbusRelayDriver, clock: ManualClock) -> None:
     driver.pulse(2, 8)
-    wait_for(driver, 2, 8, OPEN)
+    clock.advance(SETTLE_S)
+    assert driver.status(2).doors[8] is OPEN
     assert driver.status(1).doors[8] is CLOSED
     assert sim.door_open(2, 8) and not sim.door_open(1, 8)
-    assert driver.scan(range(1, 5)) == [1, 2]
+    assert driver.scan(range(1, 4)) == [1, 2]  # unit 3 stays silent
 
 
 def test_unknown_unit_is_silent(driver: ModbusRelayDriver) -> None:
@@ -122,12 +145,13 @@ def test_polarity_both_ways(polarity: Polarity) -> None:
             d.close()
 
 
-def test_jammed_lock_stays_shut(sim: ModbusRelaySim, driver: ModbusRelayDriver) -> None:
+def test_jammed_lock_stays_shut(sim: ModbusRelaySim, driver: ModbusRelayDriver, clock: ManualClock) -> None:
     sim.jam(1, 2)
     driver.pulse(1, 2)
-    with pytest.raises(AssertionError):
-        wait_for(driver, 1, 2, OPEN, within=0.3)
-    assert [r.where for r in sim.records(SimEvent.UNLOCK_JAMMED)] == ["bus0/1/2"]
+    clock.advance(10.0)  # far past the spring delay and the 700 ms flash
+    assert driver.status(1).doors[2] is CLOSED
+    assert not sim.door_open(1, 2)
+    assert [r.where for r in sim.records(SimEvent.UNLOCK_JAMMED)] == ["bus0/1/2"]  # the pulse arrived, once
 
 
 def test_forced_door_reads_open_without_a_pulse(sim: ModbusRelaySim, driver: ModbusRelayDriver) -> None:
@@ -137,7 +161,9 @@ def test_forced_door_reads_open_without_a_pulse(sim: ModbusRelaySim, driver: Mod
     assert [r.where for r in sim.records(SimEvent.DOOR_FORCED)] == ["bus0/2/5"]
 
 
-def test_silent_board_goes_offline_and_recovers_by_itself(sim: ModbusRelaySim, driver: ModbusRelayDriver) -> None:
+def test_silent_board_goes_offline_and_recovers_by_itself(
+    sim: ModbusRelaySim, driver: ModbusRelayDriver, clock: ManualClock
+) -> None:
     sim.set_silent(1)
     with pytest.raises(NoReply):
         driver.status(1)
@@ -152,7 +178,7 @@ def test_silent_board_goes_offline_and_recovers_by_itself(sim: ModbusRelaySim, d
     assert len(sim.records(SimEvent.IGNORED)) == ignored
     assert driver.status(2).doors[1] is CLOSED  # the other board is unaffected
     sim.set_silent(1, silent=False)
-    time.sleep(0.25)  # probe_s
+    clock.advance(POLICY.probe_interval_s + 0.05)  # the probe interval has passed
     assert driver.status(1).doors[1] is CLOSED
     assert driver.link(1) is LinkState.ONLINE
     assert sim.pulses() == []
@@ -208,17 +234,19 @@ def test_flash_value_rounds_up_to_100_ms() -> None:
 # -- the line between driver and board: faults injected by the simulator's pty bridge ----
 
 
-def lossy_driver(sim: ModbusRelaySim, timeout_ms: int = 80) -> ModbusRelayDriver:
-    return ModbusRelayDriver(bus_for(sim, timeout_ms=timeout_ms), channels=8, boards=[1, 2], policy=POLICY)
+def lossy_driver(sim: ModbusRelaySim) -> ModbusRelayDriver:
+    return ModbusRelayDriver(bus_for(sim), channels=8, boards=[1, 2], policy=POLICY)
 
 
-def test_dropped_flash_on_request_is_reported_and_never_resent(sim: ModbusRelaySim) -> None:
+def test_dropped_flash_on_request_is_reported_and_never_resent(sim: ModbusRelaySim, clock: ManualClock) -> None:
     d = lossy_driver(sim)
     try:
         sim.queue_fault(OneShot.DROP_REQUEST)
         with pytest.raises(NoReply):
             d.pulse(1, 3)
-        time.sleep(0.1)
+        # The line is serial: once this read is answered, anything the driver sent before it has been through.
+        assert d.status(1).doors[3] is CLOSED
+        clock.advance(SETTLE_S)
         assert sim.pulses() == []  # lost on the line, and not sent again behind the caller's back
         assert not sim.door_open(1, 3)
         assert [r.detail for r in sim.records(SimEvent.DROPPED_REQUEST)] == ["01 05 02 02 00 07 2c 70"]
@@ -227,15 +255,17 @@ def test_dropped_flash_on_request_is_reported_and_never_resent(sim: ModbusRelayS
         d.close()
 
 
-def test_dropped_flash_on_reply_is_reported_but_the_board_acted_once(sim: ModbusRelaySim) -> None:
+def test_dropped_flash_on_reply_is_reported_but_the_board_acted_once(sim: ModbusRelaySim, clock: ManualClock) -> None:
     d = lossy_driver(sim)
     try:
         sim.queue_fault(OneShot.DROP_REPLY)
         with pytest.raises(NoReply):
             d.pulse(1, 3)
+        assert [r.where for r in wait_records(sim, SimEvent.DROPPED_REPLY)] == ["bus0/1"]
         assert sim.pulses() == [(1, 3, 700)]  # exactly one flash: an unlock is never repeated automatically
-        wait_for(d, 1, 3, OPEN)
-        assert [r.where for r in sim.records(SimEvent.DROPPED_REPLY)] == ["bus0/1"]
+        clock.advance(SETTLE_S)
+        assert d.status(1).doors[3] is OPEN
+        assert sim.pulses() == [(1, 3, 700)]
     finally:
         d.close()
 
@@ -251,7 +281,7 @@ def test_corrupted_reply_is_no_reply_never_a_result(sim: ModbusRelaySim, what: s
                 d.status(1)
             else:
                 d.pulse(1, 5)
-        [corrupted] = sim.records(SimEvent.CORRUPTED_REPLY)
+        [corrupted] = wait_records(sim, SimEvent.CORRUPTED_REPLY)
         frame = bytes.fromhex(corrupted.detail)
         assert FramerRTU.compute_CRC(frame[:-2]) != int.from_bytes(frame[-2:], "big")
         assert d.status(1).doors[2] is OPEN  # the next exchange is clean again
@@ -259,18 +289,26 @@ def test_corrupted_reply_is_no_reply_never_a_result(sim: ModbusRelaySim, what: s
         d.close()
 
 
+# The reply timeout T is 1 s; a late reply arrives LATE_S after it was sent, with T < LATE_S < 2 T: half a second
+# after the driver gave up, and half a second before the timeout of the request it sent next.
+LATE_S = 1.5
+
+
 def test_late_reply_is_not_taken_for_the_answer_to_another_request(sim: ModbusRelaySim) -> None:
-    d = lossy_driver(sim, timeout_ms=100)
+    d = lossy_driver(sim)
     try:
         sim.force_open(1, 1)  # door bit 1 set, relay bit 1 clear: a mix-up would be visible
-        sim.set_faults(Faults(late_s=0.15))
+        sim.set_faults(Faults(late_s=LATE_S))
         sim.queue_fault(OneShot.LATE_REPLY)
         with pytest.raises(NoReply):
             d.status(1)  # the FC 02 reply is still on its way when the driver gives up
+        # The FC 01 reply is lost, so the late FC 02 reply is the only frame on the line (no stray reply is
+        # left behind for the exchanges below).
+        sim.queue_fault(OneShot.DROP_REPLY)
         with pytest.raises(FrameError, match="answered function 2 to function 1"):
             d.relays(1)  # ... and arrives while the driver waits for its FC 01 reply
         assert [r.where for r in sim.records(SimEvent.LATE_REPLY)] == ["bus0/1"]
-        time.sleep(0.05)
+        assert [r.where for r in sim.records(SimEvent.DROPPED_REPLY)] == ["bus0/1"]
         assert d.relays(1) == dict.fromkeys(range(1, 9), False)
         assert d.status(1).doors[1] is OPEN
     finally:
@@ -284,23 +322,27 @@ def test_faults_are_not_drawn_for_silent_units(sim: ModbusRelaySim, driver: Modb
     assert sim.records(SimEvent.DROPPED_REQUEST) == []
     with pytest.raises(NoReply):
         driver.status(1)
-    assert len(sim.records(SimEvent.DROPPED_REQUEST)) == 1
+    assert [r.where for r in wait_records(sim, SimEvent.DROPPED_REQUEST)] == ["bus0/1"]
 
 
-def test_a_flash_on_during_a_flash_releases_the_lock_again(sim: ModbusRelaySim, driver: ModbusRelayDriver) -> None:
+def test_a_flash_on_during_a_flash_releases_the_lock_again(
+    sim: ModbusRelaySim, driver: ModbusRelayDriver, clock: ManualClock
+) -> None:
     driver.pulse(1, 6)
-    wait_for(driver, 1, 6, OPEN)
+    clock.advance(SETTLE_S)
+    assert driver.status(1).doors[6] is OPEN
     sim.close_door(1, 6)  # shut while the 700 ms flash still runs
     assert driver.relays(1)[6] is True
     driver.pulse(1, 6)
-    wait_for(driver, 1, 6, OPEN)
+    clock.advance(SETTLE_S)
+    assert driver.status(1).doors[6] is OPEN
     assert len(sim.pulses()) == 2
 
 
 # -- the bridge's framing, seen from raw file descriptors ----
 
 
-def _read(fd: int, n: int, within: float = 1.0) -> bytes:
+def _read(fd: int, n: int, within: float = WAIT_S) -> bytes:
     out = b""
     deadline = time.monotonic() + within
     while len(out) < n and time.monotonic() < deadline:
@@ -310,8 +352,16 @@ def _read(fd: int, n: int, within: float = 1.0) -> bytes:
     return out
 
 
+# A partial frame is given up after this much silence here (MIN_IDLE_S: 5 ms): a writer thread scheduled late
+# between two pieces of a frame must not split it, and bytes that make no frame are forwarded after it.
+LINK_IDLE_S = 1.0
+
+
 @pytest.fixture
-def link() -> Iterator[tuple[PtyLink, list[tuple[SimEvent, int | None, str]], int, int]]:
+def link(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[PtyLink, list[tuple[SimEvent, int | None, str]], int, int]]:
+    monkeypatch.setattr(modbus_sim, "MIN_IDLE_S", LINK_IDLE_S)
     records: list[tuple[SimEvent, int | None, str]] = []
     lnk = PtyLink(plan=FaultPlan(), record=lambda e, u, d: records.append((e, u, d)), listens=lambda u: u == 1)
     lnk.start()
@@ -354,8 +404,12 @@ def test_link_passes_unframeable_bytes_after_silence_untouched(
     lnk, records, host, dev = link
     lnk.plan.queue(OneShot.DROP_REQUEST)
     os.write(host, b"\x01\x2b\x0e\x01")  # FC 43 (device identification): not a frame the bridge can delimit
-    assert _read(dev, 4) == b"\x01\x2b\x0e\x01"
+    assert _read(dev, 4) == b"\x01\x2b\x0e\x01"  # forwarded after LINK_IDLE_S of silence
     assert records == [(SimEvent.GARBAGE, None, "unframed 01 2b 0e 01")]
     os.write(host, FLASH_ON_1)  # the queued fault waited for a real request
-    assert _read(dev, 8, within=0.2) == b""
+    deadline = time.monotonic() + WAIT_S
+    while len(records) < 2:
+        assert time.monotonic() < deadline, f"the request was not handled within {WAIT_S} s: {records}"
+        time.sleep(0.002)
     assert records[-1] == (SimEvent.DROPPED_REQUEST, 1, FLASH_ON_1.hex(" "))
+    assert _read(dev, 8, within=0.2) == b""  # dropped: it never reaches the board
