@@ -22,8 +22,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Every run takes the tests in a new random order (pytest-randomly); the seed is printed, `make test SEED=n` replays it.
+SEED ?= $(shell od -An -N2 -tu2 /dev/urandom | tr -d ' ')
 unit: $(STAMP)
-	$(BIN)/pytest -n 2 -q
+	@echo "test order: --randomly-seed=$(SEED) (replay with: make test SEED=$(SEED))"
+	$(BIN)/pytest -n 2 -q -p randomly --randomly-seed=$(SEED)
 
 # The demo's headless life cycle (hub, sync, simulated boards), in a temporary folder: exit 0 only if every step behaved.
 scenario: $(STAMP)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,9 @@ class Station:
     config: StationConfig
     clock: ManualClock
     bank: MemoryLockBank
+    # Held around every flow call the harness makes. A served kiosk shares it with its UI station, so the test's own
+    # calls (announce, load, pump) never interleave with the kiosk's ticker pumping the same door events.
+    lock: threading.RLock = field(default_factory=threading.RLock)
     database: Database = field(init=False)
     store: Store = field(init=False)
     flows: Flows = field(init=False)
@@ -78,7 +82,8 @@ class Station:
         self.flows.recovery.run()
 
     def pump(self) -> None:
-        self.flows.doors.pump(0)
+        with self.lock:
+            self.flows.doors.pump(0)
 
     def announce(
         self,
@@ -94,25 +99,31 @@ class Station:
         n = pickup_number or f"{zlib.crc32(order_id.encode()) % 10**8:08d}"
         issued = codes.issue_codes(order_id, n, self.config.policy.pin_length, dob)
         now = self.clock.now()
-        self.flows.orders.announce(
-            [
-                NewOrder(
-                    order_id,
-                    issued.pickup_number,
-                    "id_card",
-                    size,
-                    reachable,
-                    return_old_id,
-                    now,
-                    now + days * DAY,
-                    issued.qr_verifier,
-                    issued.pin_verifier,
-                )
-            ]
+        order = NewOrder(
+            order_id,
+            issued.pickup_number,
+            "id_card",
+            size,
+            reachable,
+            return_old_id,
+            now,
+            now + days * DAY,
+            issued.qr_verifier,
+            issued.pin_verifier,
         )
+        with self.lock:
+            self.flows.orders.announce([order])
         return Codes(order_id, issued.qr.payload, issued.pickup_number, issued.pin, dob)
 
+    def add_staff(self, staff_id: str, pin: str, roles: tuple[str, ...]) -> codes.Badge:
+        with self.lock:
+            return self.flows.staff.add(staff_id, pin, roles)
+
     def staff_session(self, *ids: str) -> str:
+        with self.lock:
+            return self._staff_session(ids)
+
+    def _staff_session(self, ids: tuple[str, ...]) -> str:
         sid = ""
         for i, staff_id in enumerate(ids or ("ANNA-01",)):
             badge = self.flows.staff.add(staff_id, "246810", ("loader", "maintenance"))
@@ -124,12 +135,13 @@ class Station:
         return sid
 
     def load(self, sid: str, c: Codes) -> int:
-        a = self.flows.loading.scan_label(sid, codes.label_payload(c.order_id))
-        self.pump()
-        self.bank.put_item(a.compartment)
-        self.bank.close(a.compartment)
-        self.pump()
-        return a.compartment
+        with self.lock:
+            a = self.flows.loading.scan_label(sid, codes.label_payload(c.order_id))
+            self.pump()
+            self.bank.put_item(a.compartment)
+            self.bank.close(a.compartment)
+            self.pump()
+            return a.compartment
 
 
 def make_station(tmp_path: Path, n: int = 6, item_sensors: bool = True, **policy: Any) -> Station:

@@ -64,6 +64,7 @@
       } finally {
         busy = false;
       }
+      if (latest) follow(latest); // what the event stream said while the post was in flight
     }).catch((err) => console.error("action failed:", err));
   });
 
@@ -89,26 +90,34 @@
 
   let source = null;
   let reloadEpoch = null;
+  let latest = null;
+  // Go where the server says this browser belongs. Not while a form post is in flight: its response (e.g. the staff
+  // page after a login) is about to be rendered, and the page it brings may already be where the stream points.
+  function follow(data) {
+    if (reloadEpoch === null) reloadEpoch = data.reload;
+    if (data.reload !== reloadEpoch) {
+      location.reload();
+      return;
+    }
+    const p = page();
+    if (p === "sim" || busy) return;
+    const here = { citizen: "/", staff: "/staff", staff_login: "/staff/login" }[p];
+    if (data.page !== here) {
+      location.assign(data.page);
+      return;
+    }
+    const v = p === "staff" ? data.staff : data.citizen;
+    if (p !== "staff_login" && v !== document.body.dataset.v) refresh();
+  }
+
   function listen() {
     if (source) source.close();
     const es = new EventSource("/events");
     source = es;
+    latest = null;
     es.onmessage = (msg) => {
-      const data = JSON.parse(msg.data);
-      if (reloadEpoch === null) reloadEpoch = data.reload;
-      if (data.reload !== reloadEpoch) {
-        location.reload();
-        return;
-      }
-      const p = page();
-      if (p === "sim") return;
-      const here = { citizen: "/", staff: "/staff", staff_login: "/staff/login" }[p];
-      if (data.page !== here) {
-        location.assign(data.page);
-        return;
-      }
-      const v = p === "staff" ? data.staff : data.citizen;
-      if (p !== "staff_login" && v !== document.body.dataset.v && !busy) refresh();
+      latest = JSON.parse(msg.data);
+      follow(latest);
     };
   }
 

@@ -11,7 +11,9 @@ import shutil
 import signal
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from multiprocessing import forkserver, resource_tracker
 from pathlib import Path
 
 import pytest
@@ -44,7 +46,17 @@ class Template:
     audit_head: bytes
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module", autouse=True)
+def _stop_forkserver() -> Iterator[None]:
+    """The forkserver and its resource tracker are children of this pytest process: stop them with the module, so
+    nothing of this test outlives it (multiprocessing has no public call for that; both ``_stop`` are what CPython's
+    own tests use)."""
+    yield
+    forkserver._forkserver._stop()  # type: ignore[attr-defined]
+    resource_tracker._resource_tracker._stop()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
     d = tmp_path_factory.mktemp("crash-template")
     st = make_station(d, n=N_ORDERS)

@@ -133,11 +133,9 @@ def test_launcher_starts_anyway_when_the_daemon_does_not_answer(tmp_path: Path, 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    started = time.monotonic()
     done, args = _launch(tmp_path, fake_bin, WIBOX_KIOSK_URL=f"http://127.0.0.1:{port}/", WIBOX_KIOSK_WAIT_S="1")
     assert done.returncode == 0 and "--kiosk" in args
-    assert "did not answer within 1 s" in done.stderr
-    assert time.monotonic() - started < 10
+    assert "did not answer within 1 s" in done.stderr  # it gave up waiting, and then started the browser
 
 
 @pytest.mark.parametrize(("missing", "message"), [("cage", "cage is not installed"), ("chromium", "no Chromium")])

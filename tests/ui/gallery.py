@@ -47,8 +47,9 @@ CITIZEN: dict[str, Callable[[CitizenSession], None]] = {
 def citizen_screens(page: Page, kiosk: Kiosk, lang: str) -> Iterator[str]:
     """Show each citizen screen in ``lang`` in turn; yields its name while it is on the page."""
     flows = kiosk.station.flows
-    if flows.ctx.store.compartment(2).state.value != "opening":  # door screens follow a real open door
-        flows.staffwork.maintenance_open(kiosk.station.staff_session("GALLERY-1"), 2, "screenshots")
+    with kiosk.station.lock:  # the kiosk's ticker runs flows too
+        if flows.ctx.store.compartment(2).state.value != "opening":  # door screens follow a real open door
+            flows.staffwork.maintenance_open(kiosk.station.staff_session("GALLERY-1"), 2, "screenshots")
     page.goto(f"{kiosk.url}/?lang={lang}")
     s = kiosk.session()
     for name, apply in CITIZEN.items():
@@ -64,7 +65,7 @@ def citizen_screens(page: Page, kiosk: Kiosk, lang: str) -> Iterator[str]:
 
 def staff_screens(page: Page, kiosk: Kiosk, lang: str) -> Iterator[str]:
     """Log in (badge + PIN) and show every staff screen in ``lang``."""
-    badge = kiosk.station.flows.staff.add(f"STAFF-{lang.upper()}", PIN, ("loader", "maintenance"))
+    badge = kiosk.station.add_staff(f"STAFF-{lang.upper()}", PIN, ("loader", "maintenance"))
     page.goto(f"{kiosk.url}/?lang={lang}")
     page.goto(f"{kiosk.url}/staff/login")
     yield "staff_login"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
     "--mute-audio",
 ]
+START_TIMEOUT_S = 60.0  # generous: it takes well under a second, but CI machines are shared
 VIEWPORT: ViewportSize = {"width": 1280, "height": 800}  # the default [display]: 10.1 inch, 1280 x 800
 
 
@@ -67,7 +69,7 @@ def build(tmp_path: Path, n: int = 6, throttle: ThrottleConfig | None = None, **
     bank = MemoryLockBank([c.number for c in cfg.compartments], clock, item_sensors=True)
     station = Station(cfg, clock, bank)
     hub = ScanHub()
-    ui_station = UIStation(station.flows, cfg, clock)
+    ui_station = UIStation(station.flows, cfg, clock, lock=station.lock)
     sim = MemorySim(bank, ui_station, hub)
     app = create_app(station.flows, scan_hub=hub, sim=sim, config=cfg, clock=clock, station=ui_station, tick_s=0.05)
     return Kiosk(station, app, hub)
@@ -83,12 +85,14 @@ def serve(kiosk: Kiosk) -> Iterator[Kiosk]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    for _ in range(500):
-        if server.started:
-            break
-        threading.Event().wait(0.01)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
     if not server.started:
-        raise RuntimeError("uvicorn did not start")
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+        raise RuntimeError(f"uvicorn did not start within {START_TIMEOUT_S:.0f} s")
     kiosk.url = f"http://{HOST}:{port}"
     try:
         yield kiosk

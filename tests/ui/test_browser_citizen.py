@@ -132,14 +132,19 @@ def test_keypad_order_is_the_same_in_arabic_and_german(kiosk: Kiosk, page: Page)
     def layout(lang: str) -> list[tuple[str, int, int]]:
         page.goto(f"{kiosk.url}/?lang={lang}")
         page.locator(".screen button.primary").tap()
-        expect(page.locator(".keypad")).to_be_visible()
-        out = []
-        for key in page.locator(".keypad .key").all():
-            box = key.bounding_box()
-            assert box is not None
-            out.append((key.get_attribute("value") or "", round(box["x"]), round(box["y"])))
+        expect(page.locator("body")).to_have_attribute("data-screen", "manual")
+        # one synchronous read of every key's box: nothing can re-render the page between two keys
+        out: list[tuple[str, int, int]] = page.eval_on_selector_all(
+            ".keypad .key",
+            """keys => keys.map(k => {
+                const r = k.getBoundingClientRect();
+                return [k.getAttribute("value") || "", Math.round(r.x), Math.round(r.y)];
+            })""",
+        )
         page.get_by_role("button", name={"de": "Abbrechen", "ar": "إلغاء"}[lang]).tap()
-        return out
+        # the cancel must have reached the server before the next page load, or it would cancel that page's entry
+        expect(page.locator("body")).to_have_attribute("data-screen", "start")
+        return [(v, x, y) for v, x, y in out]
 
     de, ar = layout("de"), layout("ar")
 

@@ -22,8 +22,8 @@ def login(page: Page, kiosk: Kiosk, badge: str) -> None:
 
 def test_staff_loading_with_four_eyes(kiosk_factory: Callable[..., Kiosk], page: Page) -> None:
     kiosk = kiosk_factory(four_eyes_loading=True)
-    anna = kiosk.station.flows.staff.add("ANNA-01", PIN, ("loader", "maintenance"))
-    ben = kiosk.station.flows.staff.add("BEN-02", PIN, ("loader",))
+    anna = kiosk.station.add_staff("ANNA-01", PIN, ("loader", "maintenance"))
+    ben = kiosk.station.add_staff("BEN-02", PIN, ("loader",))
     c = kiosk.station.announce("ORDER-LOAD1")
     assert page.request.get(kiosk.url + "/staff/api/state").status == 401
     login(page, kiosk, anna.payload)
@@ -54,7 +54,7 @@ def test_staff_loading_with_four_eyes(kiosk_factory: Callable[..., Kiosk], page:
 
 
 def test_badge_scan_on_start_screen_opens_staff_login(kiosk: Kiosk, page: Page) -> None:
-    anna = kiosk.station.flows.staff.add("ANNA-01", PIN, ("loader",))
+    anna = kiosk.station.add_staff("ANNA-01", PIN, ("loader",))
     page.goto(kiosk.url + "/")
     assert page.request.post(f"{kiosk.url}/sim/api/scan", data={"text": anna.payload}).ok
     expect(page).to_have_url(kiosk.url + "/staff/login")
@@ -66,10 +66,11 @@ def test_badge_scan_on_start_screen_opens_staff_login(kiosk: Kiosk, page: Page) 
 
 def test_returns_one_compartment_at_a_time(kiosk: Kiosk, page: Page) -> None:
     st = kiosk.station
-    anna = st.flows.staff.add("ANNA-01", PIN, ("loader", "maintenance"))
+    anna = st.add_staff("ANNA-01", PIN, ("loader", "maintenance"))
     c = st.announce("ORDER-RET1")
     n = st.load(st.staff_session("CARL-03"), c)
-    st.flows.orders.cancel(c.order_id)
+    with st.lock:
+        st.flows.orders.cancel(c.order_id)
     login(page, kiosk, anna.payload)
     page.get_by_role("button", name="Rücknahmen").tap()
     page.get_by_role("button", name=f"Fach {n} öffnen").tap()

@@ -124,8 +124,8 @@ def test_staff_routes_need_a_session(client: TestClient, kiosk: Kiosk) -> None:
 
 def test_staff_four_eyes_is_403_until_the_second_person(tmp_path: Path) -> None:
     k = build(tmp_path, four_eyes_loading=True)
-    anna = k.station.flows.staff.add("ANNA-01", "246810", ("loader",))
-    ben = k.station.flows.staff.add("BEN-02", "246810", ("loader",))
+    anna = k.station.add_staff("ANNA-01", "246810", ("loader",))
+    ben = k.station.add_staff("BEN-02", "246810", ("loader",))
     c = k.station.announce("ORDER-R1")
     label = codes.label_payload(c.order_id)
     with TestClient(k.app, base_url="http://127.0.0.1") as client:
@@ -189,8 +189,9 @@ def test_no_sim_routes_without_a_sim(tmp_path: Path) -> None:
 
 def test_out_of_service_when_every_compartment_is_disabled(client: TestClient, kiosk: Kiosk) -> None:
     sid = kiosk.station.staff_session()
-    for c in kiosk.station.config.compartments:
-        kiosk.station.flows.staffwork.disable(sid, c.number, "test disable")
+    with kiosk.station.lock:
+        for c in kiosk.station.config.compartments:
+            kiosk.station.flows.staffwork.disable(sid, c.number, "test disable")
     assert 'data-screen="out_of_service"' in client.get("/").text
 
 

@@ -77,7 +77,7 @@ def kiosk(tmp_path: Path) -> Iterator[Kiosk]:
 
 def staff_cookie(kiosk: Kiosk) -> str:
     """Log a loader + maintenance person in over HTTP; returns the staff session cookie."""
-    badge = kiosk.station.flows.staff.add("ANNA-01", STAFF_PIN, ("loader", "maintenance"))
+    badge = kiosk.station.add_staff("ANNA-01", STAFF_PIN, ("loader", "maintenance"))
     with httpx.Client(base_url=kiosk.url) as c:
         r = c.post("/staff/login", data={"badge": badge.payload, "pin": STAFF_PIN}, follow_redirects=False)
         assert r.status_code == 303, r.text
@@ -161,7 +161,7 @@ def test_staff_routes_refuse_without_a_staff_session(kiosk: Kiosk) -> None:
 
 
 def test_a_missing_role_is_403(kiosk: Kiosk) -> None:
-    badge = kiosk.station.flows.staff.add("BEN-02", STAFF_PIN, ("loader",))
+    badge = kiosk.station.add_staff("BEN-02", STAFF_PIN, ("loader",))
     with httpx.Client(base_url=kiosk.url) as c:
         r = c.post("/staff/login", data={"badge": badge.payload, "pin": STAFF_PIN}, follow_redirects=False)
         assert r.status_code == 303
