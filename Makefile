@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

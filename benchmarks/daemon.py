@@ -1,6 +1,6 @@
 """`wibox run` as systemd runs it: start to READY, resident memory, idle CPU, and scan-to-open latency.
 
-Everything is the real daemon in its own process (`python -m locker.cli run --config FILE`) with the real drivers on
+Everything is the real daemon in its own process (`python -m wibox run --config FILE`) with the real drivers on
 pseudo-terminals of byte-level board simulators that run in this process, at the boards' baud rates
 (``SimulatedWall(wire_timing=True)``: every reply carries its wire time, 10 bits a byte), a serial code scanner on a
 pty and a fake systemd notify socket. Prints a Markdown table.

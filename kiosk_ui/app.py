@@ -25,11 +25,11 @@ from kiosk_ui.runtime import KioskUI
 from kiosk_ui.sim import SimControl
 from kiosk_ui.speech import Speaker
 from kiosk_ui.staff_desk import StaffDesk
-from kiosk_ui.station import Station
 from locker.config import StationConfig
 from locker.errors import LockerError
 from locker.flows import Flows
 from locker.ports import Clock
+from locker.station import Station
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent

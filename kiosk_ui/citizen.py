@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from kiosk_ui.errors import ErrorKind, citizen_error
 from kiosk_ui.i18n import DEFAULT_LANGUAGE, is_language
 from kiosk_ui.screens import DOOR_SCREENS, SCAN_SCREENS, Action, Field, Page, Screen
-from kiosk_ui.station import Station
 from locker import codes
 from locker.errors import BadInput, LockerError
 from locker.flows import PendingPickup, VerifiedPickup
 from locker.model import CompartmentState
+from locker.station import Station
 
 NUMBER_DIGITS = codes.PICKUP_NUMBER_DIGITS
 DOB_DIGITS = 8

@@ -16,8 +16,8 @@ from kiosk_ui.i18n import Catalogs
 from kiosk_ui.sim import SimControl
 from kiosk_ui.speech import Speaker
 from kiosk_ui.staff_desk import StaffDesk
-from kiosk_ui.station import Station
 from locker.ports import Scan
+from locker.station import Station
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from firmware_bridge.memory_bank import MemoryLockBank
 from firmware_bridge.scanners.hub import ScanHub
 from kiosk_ui.sim import SimCompartment
-from kiosk_ui.station import Station
 from locker.ports import Scan, ScanSource
+from locker.station import Station
 
 
 class MemorySim:

@@ -6,8 +6,8 @@ from firmware_bridge.scanners.hub import ScanHub
 from firmware_bridge.sim.station import SimulatedWall
 from firmware_bridge.sim.wall import DoorPhase
 from kiosk_ui.sim import SimCompartment
-from kiosk_ui.station import Station
 from locker.ports import Scan, ScanSource
+from locker.station import Station
 
 
 class WallSim:

@@ -8,11 +8,11 @@ from typing import Any
 
 from kiosk_ui.errors import http_status
 from kiosk_ui.screens import StaffScreen
-from kiosk_ui.station import Station
 from locker import codes
 from locker.errors import LockerError, SessionError
 from locker.model import CompartmentState
 from locker.staff import StaffSession
+from locker.station import Station
 
 
 @dataclass

@@ -101,19 +101,6 @@ def _staff_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
-    from locker import daemon  # wires drivers, scanners and the UI: imported only when asked for
-
-    return daemon.main(args.config)
-
-
-def _demo(args: argparse.Namespace) -> int:
-    from locker import demo  # the demo wires simulators and drivers: imported only when asked for
-
-    codes_file = Path(args.codes_file) if args.codes_file else None
-    return demo.main(Path(args.data), args.scenario, codes_file, args.kiosk_port, args.hub_port)
-
-
 def register(sub: Any) -> None:
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(func=_version)
@@ -143,15 +130,3 @@ def register(sub: Any) -> None:
     add.add_argument("--database", help="database file (default: storage.database of --config)")
     add.add_argument("--config", help="station configuration file")
     add.set_defaults(func=_staff_add)
-
-    run = sub.add_parser("run", help="run the station daemon (what systemd starts)")
-    run.add_argument("--config", required=True, help="station TOML file, e.g. /etc/wibox/station.toml")
-    run.set_defaults(func=_run)
-
-    dm = sub.add_parser("demo", help="run hub, kiosk and simulated lock boards on this machine (no hardware needed)")
-    dm.add_argument("--data", default="data/demo", help="folder for the demo's hub and kiosk data (recreated each run)")
-    dm.add_argument("--scenario", action="store_true", help="run the whole life cycle headless and check it")
-    dm.add_argument("--codes-file", help="also write the stored demo orders and their codes as JSON to this file")
-    dm.add_argument("--kiosk-port", type=int, default=8080, help="port of the kiosk UI on 127.0.0.1 (default 8080)")
-    dm.add_argument("--hub-port", type=int, default=8090, help="port of the hub on 127.0.0.1 (default 8090)")
-    dm.set_defaults(func=_demo)

@@ -169,7 +169,7 @@ class Station:
         with log.open("wb") as out:
             t0 = time.monotonic()
             proc = subprocess.Popen(
-                [sys.executable, "-m", "locker.cli", "run", "--config", str(self.config_path)],
+                [sys.executable, "-m", "wibox", "run", "--config", str(self.config_path)],
                 env=env,
                 cwd=ROOT,
                 stdout=out,

@@ -95,7 +95,7 @@ def test_wibox_run_ready_watchdog_ui_and_clean_stop(
     cfg = load_config(path)
     env = {**os.environ, "NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "300000"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "locker.cli", "run", "--config", str(path)],
+        [sys.executable, "-m", "wibox", "run", "--config", str(path)],
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,

@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from locker.cli import main
 from tests.scanners.scanner_images import bgr, on_canvas, qr, write_video
+from wibox.cli import main
 
 PAYLOAD = "WB1:CLI-test-0001"
 

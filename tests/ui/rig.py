@@ -22,9 +22,9 @@ from kiosk_ui.app import HOST, create_app
 from kiosk_ui.citizen import CitizenSession
 from kiosk_ui.runtime import KioskUI
 from kiosk_ui.sim_memory import MemorySim
-from kiosk_ui.station import Station as UIStation
 from locker.clock import ManualClock
 from locker.config import ThrottleConfig
+from locker.station import Station as UIStation
 from tests.harness import Station, station_config
 
 CHROMIUM = "/usr/bin/chromium"

@@ -15,7 +15,7 @@ from firmware_bridge.sim.kerong_cu16 import KerongCu16Sim
 from firmware_bridge.sim.modbus_sim import ModbusRelaySim
 from firmware_bridge.sim.wall import SimEvent, Wall
 from firmware_bridge.sim.xor_8a import Xor8aSim
-from locker.cli import main
+from wibox.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = ["--timeout-ms", "40", "--gap-ms", "0", "--pulse-ms", "50", "--confirm-s", "0.5"]
@@ -133,7 +133,7 @@ def test_gpio_needs_pins_and_a_pi(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_sim_board_in_a_subprocess_serves_another_subprocess() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cli = [sys.executable, "-m", "locker.cli"]
+    cli = [sys.executable, "-m", "wibox"]
     sim = subprocess.Popen(
         [*cli, "sim", "board", "--driver", "kerong-cu16", "--boards", "2"],
         stdout=subprocess.PIPE,

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from locker import __version__, codes
-from locker.cli import main
 from tests.harness import make_station
+from wibox.cli import main
 
 
 def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["version"]) == 0
     assert capsys.readouterr().out.strip() == f"wibox {__version__}"
-    out = subprocess.run([sys.executable, "-m", "locker.cli", "--help"], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-m", "wibox", "--help"], capture_output=True, text=True, check=True)
     for cmd in ("version", "config", "db", "staff"):
         assert cmd in out.stdout
 

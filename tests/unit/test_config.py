@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from locker.cli import main
 from locker.config import Polarity, load_config, parse_config
 from locker.errors import ConfigError
 from locker.model import Size
+from wibox.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "station.toml"
 MINIMAL = """

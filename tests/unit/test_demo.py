@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 
-from locker.demo import run_scenario
-from locker.demo.scenario import SCENARIO
 from tests.hub.servers import free_port
+from wibox.demo import run_scenario
+from wibox.demo.scenario import SCENARIO
 
 ROOT = Path(__file__).resolve().parents[2]
 WIBOX = str(Path(sys.executable).with_name("wibox"))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from locker.cli import build_parser
 from locker.config import describe_keys
 from locker.model import CompartmentState, OrderState
+from wibox.cli import build_parser
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 ROOT = DOCS.parent

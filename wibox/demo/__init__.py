@@ -7,8 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
-from locker.demo.scenario import run_scenario
-from locker.demo.terminal import run_interactive
+from wibox.demo.scenario import run_scenario
+from wibox.demo.terminal import run_interactive
 
 __all__ = ["main", "run_interactive", "run_scenario"]
 

@@ -15,13 +15,14 @@ from typing import TextIO
 
 import sqlalchemy as sa
 
+from backend_sync.commands import CommandKind
 from backend_sync.hub import db as hubdb
 from locker import audit
-from locker.demo.common import DemoError, poll
-from locker.demo.compose import DemoSystem
-from locker.demo.hub import DemoOrder
 from locker.errors import CodeError, DoorDidNotOpen, LockerError
 from locker.model import AlarmKind, CompartmentState, OrderState, Size
+from wibox.demo.common import DemoError, poll
+from wibox.demo.compose import DemoSystem
+from wibox.demo.hub import DemoOrder
 
 DAY = 86400.0
 
@@ -329,6 +330,25 @@ def hub_back(s: DemoSystem, ctx: Ctx) -> str:
     )
 
 
+def remote_screen(s: DemoSystem, ctx: Ctx) -> str:
+    """Remote maintenance and reload reach the kiosk's screen: the demo is wired by the same builder as `wibox run`."""
+    ui = s.built.app.state.ui
+    epoch = ui.reload_epoch
+    on = s.hub.command(CommandKind.MAINTENANCE_MODE, on=True)
+    sync(s)
+    check(ui.station.maintenance, "remote maintenance mode did not reach the kiosk's screen")
+    off = s.hub.command(CommandKind.MAINTENANCE_MODE, on=False)
+    sync(s)
+    check(not ui.station.maintenance, "remote maintenance mode did not end on the kiosk's screen")
+    reload = s.hub.command(CommandKind.RELOAD_UI)
+    sync(s)
+    check(ui.reload_epoch == epoch + 1, f"reload epoch {ui.reload_epoch}, expected {epoch + 1}")
+    sync(s)  # the last result goes back
+    statuses = [s.hub.command_status(c) for c in (on, off, reload)]
+    check(statuses == ["done"] * 3, f"command results at the hub: {statuses}")
+    return "maintenance on, off and a reload reached the kiosk's screen; the hub has each result"
+
+
 def audit_check(s: DemoSystem, ctx: Ctx) -> str:
     report = audit.verify(s.daemon.database)
     check(report.ok, f"audit chain: {report.problem}")
@@ -351,6 +371,7 @@ SCENARIO: tuple[tuple[str, Step], ...] = (
     ("expiry-return", expiry_return),
     ("hub-offline", hub_offline),
     ("hub-back", hub_back),
+    ("remote-screen", remote_screen),
     ("audit", audit_check),
 )
 

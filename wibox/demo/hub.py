@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from backend_sync.commands import CommandKind
 from backend_sync.hub import db as hubdb
 from backend_sync.hub.auth import Role, create_admin
 from backend_sync.hub.bundles import next_staff_rev
@@ -20,9 +21,11 @@ from backend_sync.hub.enrollment import approve_kiosk
 from backend_sync.hub.keys import HubKeys, load_hub_keys, record_hub_keys
 from backend_sync.hub.notices import CityNotifier
 from backend_sync.hub.orders import NewHubOrder, create_order
+from backend_sync.hub.remote import issue_command
 from locker import codes
-from locker.demo.common import CITY, CITY_ADMIN, DEVICE, PLATFORM_ADMIN, STAFF, DemoClock, Server, listen
 from locker.model import Size
+from wibox.demo.common import CITY, CITY_ADMIN, DEVICE, PLATFORM_ADMIN, STAFF, DemoClock, listen
+from wibox.serve import Server
 
 
 class FileMailer:
@@ -171,6 +174,27 @@ class DemoHub:
         with self.store.write() as conn:
             c = create_order(conn, new, now)
         return DemoOrder(c.id, ref, c.qr_payload, c.pickup_number, c.pin, email, reachable, old_id)
+
+    def command(self, kind: CommandKind, *, on: bool | None = None, compartment: int | None = None) -> str:
+        """Queue a remote command for the demo kiosk, as the city admin would from the kiosk's page."""
+        with self.store.write() as conn:
+            return issue_command(
+                conn,
+                device_id=DEVICE,
+                city_id=CITY,
+                kind=kind,
+                reason="demo scenario",
+                issued_by=CITY_ADMIN[0],
+                now=self.clock.now(),
+                lifetime_s=600,
+                compartment=compartment,
+                on=on,
+            )
+
+    def command_status(self, cmd_id: str) -> str:
+        with self.store.read() as conn:
+            row = conn.execute(sa.select(hubdb.commands.c.status).where(hubdb.commands.c.id == cmd_id)).one()
+        return str(row.status)
 
     def order_row(self, order_id: str) -> Any:
         with self.store.read() as conn:

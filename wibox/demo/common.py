@@ -1,13 +1,10 @@
-"""What the demo's parts share: names and accounts, the clock both sides use, waiting, uvicorn in the loop."""
+"""What the demo's parts share: names and accounts, the clock both sides use, waiting, listening sockets."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import socket
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 from locker.clock import SystemClock
 from locker.errors import LockerError
@@ -70,33 +67,3 @@ def listen(port: int) -> socket.socket:
         ) from exc
     sock.listen(128)
     return sock
-
-
-class Server:
-    """uvicorn in the caller's event loop, without its own signal handlers (the demo owns SIGTERM/SIGINT)."""
-
-    def __init__(self, app: Any, sock: socket.socket, name: str) -> None:
-        import uvicorn
-
-        class Quiet(uvicorn.Server):
-            @contextlib.contextmanager
-            def capture_signals(self) -> Iterator[None]:
-                yield
-
-        config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=1)
-        self.server = Quiet(config)
-        self.sock = sock
-        self.task = asyncio.create_task(self.server.serve(sockets=[sock]), name=name)
-
-    async def started(self) -> None:
-        while not self.server.started:
-            if self.task.done():
-                self.task.result()
-                raise DemoError(f"the {self.task.get_name()} server ended during start")
-            await asyncio.sleep(0.02)
-
-    async def stop(self) -> None:
-        self.server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
-        self.sock.close()

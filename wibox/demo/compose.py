@@ -11,19 +11,20 @@ from pathlib import Path
 from typing import Any
 
 from backend_sync.client import ClientSettings, SyncClient
-from backend_sync.keys import KeyStore
 from backend_sync.service import SyncService
 from firmware_bridge.lockbank import LockBank
 from firmware_bridge.scanners.hub import ScanHub
 from firmware_bridge.sim.station import SimulatedWall
+from kiosk_ui.sim_wall import WallSim
 from locker import codes
-from locker.clock import SystemClock
 from locker.config import StationConfig, parse_config
-from locker.daemon import Daemon, RunningBank, Service
-from locker.demo.common import DEVICE, MARKER, POLL_S, STAFF, DemoClock, DemoError, Server, listen, poll, wait_for
-from locker.demo.hub import DemoHub, DemoOrder
+from locker.daemon import Daemon
 from locker.model import Order, OrderState
 from locker.sdnotify import SdNotify
+from wibox.build import BuiltStation, build_station
+from wibox.demo.common import DEVICE, MARKER, POLL_S, STAFF, DemoClock, DemoError, listen, poll, wait_for
+from wibox.demo.hub import DemoHub, DemoOrder
+from wibox.serve import wait_started
 
 STATION_TOML = """
 station_id = "{device}"
@@ -123,7 +124,8 @@ class DemoSystem:
     sync: SyncService = field(init=False)
     scan_hub: ScanHub = field(default_factory=ScanHub)
     daemon_task: asyncio.Task[int] | None = field(init=False, default=None)
-    _kiosk: Server | None = field(init=False, default=None)
+    built: BuiltStation = field(init=False)
+    _kiosk_serving: bool = field(init=False, default=False)
     _loop: asyncio.AbstractEventLoop | None = field(init=False, default=None)
     _notifier: _Notifier = field(init=False, default_factory=_Notifier)
 
@@ -144,7 +146,7 @@ class DemoSystem:
         try:
             await self._start(kiosk_sock)
         except BaseException:
-            if kiosk_sock is not None and self._kiosk is None:
+            if kiosk_sock is not None and not self._kiosk_serving:
                 kiosk_sock.close()
             raise
 
@@ -159,59 +161,41 @@ class DemoSystem:
             raise
         await self.hub.start(sock)
         self.hub_port = self.hub.port
+        if kiosk_sock is not None:
+            self.kiosk_port = kiosk_sock.getsockname()[1]  # port 0 asked for any free one
         base = demo_config(self.folder / "kiosk", self.hub.url, self.kiosk_port)
         self.hardware = SimulatedWall(base)
         self.config = self.hardware.start()
-        self.daemon = Daemon(
+        settings = ClientSettings(poll_interval_s=POLL_S, backoff_min_s=0.5, backoff_max_s=5.0, timeout_s=5.0)
+        self.built = build_station(
             self.config,
-            self._bank,
-            self._notifier,
-            services_factory=self._services,
+            notifier=self._notifier,
+            bank=lambda cfg, clock: LockBank.open(cfg, clock=clock),
             clock=self.clock,
+            scan_hub=self.scan_hub,
+            sim=lambda d: WallSim(self.hardware, d.station, self.scan_hub),
+            sync_settings=settings,
+            start_sync=self.background_sync,
+            ui_socket=kiosk_sock,
+            serve_ui=kiosk_sock is not None,
         )
+        self.built.on_code.append(self.hub.approve)
+        self.daemon = self.built.daemon
         self.daemon_task = asyncio.create_task(self.daemon.run(), name="station")
         while not self._notifier.up.is_set():
             if self.daemon_task.done():
                 raise DemoError(f"the station did not start (exit {self.daemon_task.result()})")
             await asyncio.sleep(0.02)
-        if kiosk_sock is not None:
-            # Served here rather than by the daemon's ui_factory: the demo stops it gracefully before the station.
-            self._kiosk = Server(self._ui(self.daemon), kiosk_sock, "kiosk")
-            await self._kiosk.started()
-
-    def _bank(self, cfg: StationConfig, clock: SystemClock) -> RunningBank:
-        return LockBank.open(cfg, clock=clock)
-
-    def _services(self, d: Daemon) -> list[Service]:
-        keys = KeyStore(Path(d.config.sync.key_dir)).kiosk_keys()
-        settings = ClientSettings(poll_interval_s=POLL_S, backoff_min_s=0.5, backoff_max_s=5.0, timeout_s=5.0)
-        self.client = SyncClient(
-            d.config.sync.hub_url, DEVICE, keys, d.flows, d.store, d.clock, settings=settings, guard=d.station.locked
-        )
-        self.sync = SyncService(self.client, on_code=self.hub.approve)
-        return [self.sync] if self.background_sync else []
-
-    def _ui(self, d: Daemon) -> Any:
-        from kiosk_ui.app import create_app
-        from kiosk_ui.sim_wall import WallSim
-
-        sim = WallSim(self.hardware, d.station, self.scan_hub)
-        return create_app(
-            d.flows,
-            scan_hub=self.scan_hub,
-            sim=sim,
-            config=d.config,
-            clock=d.clock,
-            pump_doors=False,
-            station=d.station,
-        )
+        assert self.built.client is not None and self.built.sync is not None  # the demo config names the hub
+        self.client, self.sync = self.built.client, self.built.sync
+        if self.built.web is not None:
+            self._kiosk_serving = True
+            await wait_started(self.built.web)
 
     async def stop(self) -> int:
         """Stop the station (doors to their safe state, database closed), the simulators and the hub."""
         rc = 0
-        if self._kiosk is not None:
-            await self._kiosk.stop()
-        if self.daemon_task is not None:
+        if self.daemon_task is not None:  # the daemon stops its kiosk server first, gracefully
             self.daemon.stop()
             try:
                 rc = await self.daemon_task

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from locker import codes
-from locker.demo.common import CITY_ADMIN, PLATFORM_ADMIN, STAFF, wait_for
-from locker.demo.compose import DemoSystem
-from locker.demo.hub import DemoOrder
 from locker.errors import LockerError
 from locker.model import OrderState, Size
+from wibox.demo.common import CITY_ADMIN, PLATFORM_ADMIN, STAFF, wait_for
+from wibox.demo.compose import DemoSystem
+from wibox.demo.hub import DemoOrder
 
 # reference number, size, reachable, old-ID return, loaded by the demo staff at start
 PLAN = (

@@ -1,0 +1,1 @@
+"""The composition root: the `wibox` command, the station's wiring (`build_station`) and the demo."""
