@@ -28,6 +28,7 @@ from kiosk_ui.staff_desk import StaffDesk
 from locker.config import StationConfig
 from locker.errors import LockerError
 from locker.flows import Flows
+from locker.model import AlarmKind
 from locker.ports import Clock
 from locker.station import Station
 
@@ -92,13 +93,38 @@ def create_app(
     return app
 
 
+TICKER_RETRY_S = 1.0  # after a failed round, the next one comes this much later
+
+
 async def _ticker(ui: KioskUI, tick_s: float) -> None:
-    """Runs ``ui.tick`` off the event loop; a failure is recorded for /healthz and ends the ticker loudly."""
+    """Runs ``ui.tick`` off the event loop for as long as the app lives. A failed round is logged, shown by /healthz
+    and raised as alarm ``screen_failed``; the ticker goes on (screen timeouts clear what a citizen typed: they must
+    not stop), and the first good round clears the alarm."""
+    failing = False
     while True:
         try:
             await asyncio.to_thread(ui.tick)
         except Exception as exc:
             ui.ticker_error = f"{type(exc).__name__}: {exc}"
-            log.exception("kiosk UI ticker failed")
-            raise
+            ui.ticker_failures += 1
+            log.exception("kiosk UI ticker round failed (the ticker goes on)")
+            if not failing:
+                failing = True
+                await _report(ui, ok=False)
+            await asyncio.sleep(max(tick_s, TICKER_RETRY_S))
+            continue
+        if failing:
+            failing = False
+            ui.ticker_error = ""
+            await _report(ui, ok=True)
         await asyncio.sleep(tick_s)
+
+
+async def _report(ui: KioskUI, *, ok: bool) -> None:
+    reason = ui.ticker_error
+    try:
+        await asyncio.to_thread(
+            ui.station.call, lambda f: f.health.report("kiosk-ui", ok, reason, kind=AlarmKind.SCREEN_FAILED)
+        )
+    except LockerError:
+        log.exception("the kiosk UI's alarm %s could not be recorded", "clear" if ok else "raise")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 
 from kiosk_ui.errors import ErrorKind, citizen_error
@@ -19,6 +20,8 @@ NUMBER_DIGITS = codes.PICKUP_NUMBER_DIGITS
 DOB_DIGITS = 8
 MAX_EXTENSIONS = 20  # WCAG 2.2.1 asks for at least 10
 DONE_RESET_S = 10.0
+SESSION_IDLE_S = 900.0  # a browser that has not been heard of for this long, with no open event stream, is forgotten
+MAX_SESSIONS = 256  # requests without a cookie create sessions: beyond this many, the oldest idle ones go first
 
 
 @dataclass
@@ -76,6 +79,7 @@ class Citizens:
     def __init__(self, station: Station) -> None:
         self.station = station
         self.sessions: dict[str, CitizenSession] = {}
+        self._streams: Counter[str] = Counter()  # session id -> open event streams (a kiosk page that is showing)
         self._lock = threading.RLock()
 
     # -- sessions -------------------------------------------------------------------------------------------
@@ -85,7 +89,31 @@ class Citizens:
                 return self.sessions[sid]
             s = CitizenSession(secrets.token_urlsafe(16), self.station.clock.now())
             self.sessions[s.id] = s
+            if len(self.sessions) > MAX_SESSIONS:
+                self._prune(self.station.clock.now(), keep=s.id, over_limit=True)
             return s
+
+    def stream_opened(self, s: CitizenSession) -> None:
+        with self._lock:
+            self._streams[s.id] += 1
+
+    def stream_closed(self, s: CitizenSession) -> None:
+        with self._lock:
+            self._streams[s.id] -= 1
+            if self._streams[s.id] <= 0:
+                del self._streams[s.id]
+
+    def _prune(self, now: float, keep: str = "", over_limit: bool = False) -> None:
+        """Forget sessions no page shows: idle ones on a fresh start screen after SESSION_IDLE_S; when there are
+        more than MAX_SESSIONS, the longest idle of those without an open stream first, whatever their screen."""
+        idle = [x for x in self.sessions.values() if x.id != keep and x.id not in self._streams]
+        for x in idle:
+            if x.is_default() and now - x.last_activity >= SESSION_IDLE_S:
+                del self.sessions[x.id]
+        if over_limit:
+            idle = sorted((x for x in idle if x.id in self.sessions), key=lambda x: x.last_activity)
+            for x in idle[: max(0, len(self.sessions) - MAX_SESSIONS)]:
+                del self.sessions[x.id]
 
     def active(self) -> CitizenSession | None:
         """The session of the browser used last: scans from the station's scanner go there."""
@@ -259,6 +287,7 @@ class Citizens:
         """Inactivity warning and reset, door-closed detection and the auto-return from the done screen."""
         with self._lock:
             now = self.station.clock.now()
+            self._prune(now)
             for s in list(self.sessions.values()):
                 if s.screen in DOOR_SCREENS and s.compartment is not None:
                     c = self.station.compartment(s.compartment)

@@ -71,8 +71,10 @@ def citizen_router(ui: KioskUI) -> APIRouter:
                 "reload": str(ui.reload_epoch),
             }
 
-        return StreamingResponse(
-            events.stream(request, signature),
+        return StreamingResponse(  # a session whose page is showing is never pruned
+            events.stream(
+                request, signature, lambda: ui.citizens.stream_opened(s), lambda: ui.citizens.stream_closed(s)
+            ),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store"},
         )

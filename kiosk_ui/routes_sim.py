@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from kiosk_ui.forms import json_object
 from kiosk_ui.runtime import KioskUI
@@ -36,7 +37,8 @@ def sim_router(ui: KioskUI, sim: SimControl) -> APIRouter:
         text = (await json_object(request)).get("text")
         if not isinstance(text, str) or not text.strip() or len(text) > 512:
             raise HTTPException(400, 'expected {"text": "<payload>"}')
-        sim.present_scan(text)
+        # a scan runs flows (a staff label pulses a lock and waits for the door): never on the event loop
+        await run_in_threadpool(sim.present_scan, text)
         return {"ok": True}
 
     @r.post("/api/doors/{compartment}/close")
@@ -51,7 +53,7 @@ def sim_router(ui: KioskUI, sim: SimControl) -> APIRouter:
         present = (await json_object(request)).get("present")
         if not isinstance(present, bool):
             raise HTTPException(400, 'expected {"present": true|false}')
-        sim.set_item(compartment, present)
+        await run_in_threadpool(sim.set_item, compartment, present)
         return {"ok": True}
 
     @r.post("/api/doors/{compartment}/jam")
@@ -60,7 +62,7 @@ def sim_router(ui: KioskUI, sim: SimControl) -> APIRouter:
         jammed = (await json_object(request)).get("jammed", True)
         if not isinstance(jammed, bool):
             raise HTTPException(400, 'expected {"jammed": true|false}')
-        sim.jam(compartment, jammed)
+        await run_in_threadpool(sim.jam, compartment, jammed)
         return {"ok": True}
 
     @r.post("/api/boards/silence")
@@ -68,7 +70,7 @@ def sim_router(ui: KioskUI, sim: SimControl) -> APIRouter:
         silent = (await json_object(request)).get("silent", True)
         if not isinstance(silent, bool):
             raise HTTPException(400, 'expected {"silent": true|false}')
-        sim.silence(silent)
+        await run_in_threadpool(sim.silence, silent)
         return {"ok": True}
 
     return r

@@ -27,7 +27,7 @@ def staff_router(ui: KioskUI) -> APIRouter:  # noqa: PLR0915 (one closure per ro
         try:
             ui.staff.session(sid)
         except SessionError as exc:
-            ui.staff.views.pop(sid, None)
+            ui.staff.forget(sid)
             raise HTTPException(401, str(exc)) from exc
         view = ui.staff.view(sid)
         view.last_activity = ui.station.clock.now()

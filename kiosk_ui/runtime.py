@@ -60,7 +60,8 @@ class KioskUI:
     pump_doors: bool
     heartbeat: Heartbeat = field(default_factory=Heartbeat)
     started_mono: float = field(default_factory=time.monotonic)
-    ticker_error: str = ""
+    ticker_error: str = ""  # the last failed round's error while the ticker is failing; "" when it runs
+    ticker_failures: int = 0
     reload_epoch: int = 0  # bumped by a remote "reload UI" command; pages reload when it changes
 
     # -- what remote commands may ask of the screen (backend_sync.client.UiControl) ------------------------

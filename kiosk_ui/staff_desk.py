@@ -67,6 +67,10 @@ class StaffDesk:
 
     def logout(self, sid: str) -> None:
         self.station.call(lambda f: f.staff.close(sid))
+        self.forget(sid)
+
+    def forget(self, sid: str) -> None:
+        """Drop the view of a session that ended (under the lock the ticker iterates the views with)."""
         with self._lock:
             self.views.pop(sid, None)
 

@@ -73,6 +73,7 @@ class AlarmKind(enum.StrEnum):
     BRUTE_FORCE = "brute_force"
     INTERRUPTED_CYCLE = "interrupted_cycle"
     SCANNER_FAILED = "scanner_failed"
+    SCREEN_FAILED = "screen_failed"  # the kiosk UI's ticker (screen timeouts, door screens) failed a round
 
 
 ORDER_TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
