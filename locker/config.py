@@ -26,7 +26,7 @@ class Polarity(enum.StrEnum):
 DRIVERS = ("kerong-cu16", "kerong-cu48", "xor-8a", "modbus-relay", "gpio")
 
 
-def _spec(
+def spec(
     doc: str,
     *,
     lo: float | None = None,
@@ -34,6 +34,7 @@ def _spec(
     choices: tuple[str, ...] | None = None,
     pattern: str | None = None,
 ) -> dict[str, Any]:
+    """A configuration key's documentation and limits, as dataclass field metadata (the hub's settings use it too)."""
     return {"doc": doc, "lo": lo, "hi": hi, "choices": choices, "pattern": pattern}
 
 
@@ -41,32 +42,32 @@ def _spec(
 class GpioPinConfig:
     """The header pins of one lock on a gpio bus (BCM numbers)."""
 
-    lock: int = field(metadata=_spec("lock number on the gpio bus, from 1", lo=1, hi=28))
-    relay: int = field(metadata=_spec("BCM pin of the relay output", lo=0, hi=27))
-    door: int = field(metadata=_spec("BCM pin of the door (reed) input", lo=0, hi=27))
+    lock: int = field(metadata=spec("lock number on the gpio bus, from 1", lo=1, hi=28))
+    relay: int = field(metadata=spec("BCM pin of the relay output", lo=0, hi=27))
+    door: int = field(metadata=spec("BCM pin of the door (reed) input", lo=0, hi=27))
 
 
 @dataclass(frozen=True)
 class BusConfig:
     """One serial bus (or the GPIO header) with the boards on it."""
 
-    name: str = field(metadata=_spec("name compartments refer to", pattern=r"^[a-z0-9_-]{1,32}$"))
-    driver: str = field(metadata=_spec("lock-board protocol", choices=DRIVERS))
-    port: str = field(default="", metadata=_spec("serial device, e.g. /dev/wibox-bus0 (empty for gpio)"))
-    baud: int = field(default=19200, metadata=_spec("serial speed in baud", lo=1200, hi=115200))
-    polarity: Polarity = field(default=Polarity.OPEN_HIGH, metadata=_spec("door-switch polarity"))
-    pulse_ms: int = field(default=500, metadata=_spec("lock pulse length in ms", lo=50, hi=5000))
-    gap_ms: int = field(default=30, metadata=_spec("pause between requests on the bus in ms", lo=0, hi=1000))
-    timeout_ms: int = field(default=300, metadata=_spec("reply timeout in ms", lo=20, hi=5000))
-    rs485_rts: bool = field(default=False, metadata=_spec("let the kernel switch RTS for RS485 direction"))
+    name: str = field(metadata=spec("name compartments refer to", pattern=r"^[a-z0-9_-]{1,32}$"))
+    driver: str = field(metadata=spec("lock-board protocol", choices=DRIVERS))
+    port: str = field(default="", metadata=spec("serial device, e.g. /dev/wibox-bus0 (empty for gpio)"))
+    baud: int = field(default=19200, metadata=spec("serial speed in baud", lo=1200, hi=115200))
+    polarity: Polarity = field(default=Polarity.OPEN_HIGH, metadata=spec("door-switch polarity"))
+    pulse_ms: int = field(default=500, metadata=spec("lock pulse length in ms", lo=50, hi=5000))
+    gap_ms: int = field(default=30, metadata=spec("pause between requests on the bus in ms", lo=0, hi=1000))
+    timeout_ms: int = field(default=300, metadata=spec("reply timeout in ms", lo=20, hi=5000))
+    rs485_rts: bool = field(default=False, metadata=spec("let the kernel switch RTS for RS485 direction"))
     channels: int = field(
-        default=16, metadata=_spec("locks per board (xor-8a reply length, modbus-relay relays)", lo=1, hi=48)
+        default=16, metadata=spec("locks per board (xor-8a reply length, modbus-relay relays)", lo=1, hi=48)
     )
     relay_active_high: bool = field(
-        default=False, metadata=_spec("gpio only: relays switch on with a high output (most HATs: false)")
+        default=False, metadata=spec("gpio only: relays switch on with a high output (most HATs: false)")
     )
     pins: tuple[GpioPinConfig, ...] = field(
-        default=(), metadata=_spec("gpio only: one {lock, relay, door} table per lock (required for gpio)")
+        default=(), metadata=spec("gpio only: one {lock, relay, door} table per lock (required for gpio)")
     )
 
 
@@ -74,31 +75,31 @@ class BusConfig:
 class CompartmentConfig:
     """One compartment and the lock channel that opens it."""
 
-    number: int = field(metadata=_spec("compartment number shown to people", lo=1, hi=9999))
-    bus: str = field(metadata=_spec("name of the bus the board is on"))
-    board: int = field(metadata=_spec("board address on the bus", lo=0, hi=255))
-    lock: int = field(metadata=_spec("lock channel on the board, from 1", lo=1, hi=255))
-    size: Size = field(metadata=_spec("S, M or L"))
-    height_mm: int = field(metadata=_spec("height of the door handle above the floor in mm", lo=0, hi=2500))
-    column: int = field(default=0, metadata=_spec("column in the wall picture, from 1 (0: auto)", lo=0, hi=99))
-    row: int = field(default=0, metadata=_spec("row in the wall picture, from 1 at the top (0: auto)", lo=0, hi=99))
+    number: int = field(metadata=spec("compartment number shown to people", lo=1, hi=9999))
+    bus: str = field(metadata=spec("name of the bus the board is on"))
+    board: int = field(metadata=spec("board address on the bus", lo=0, hi=255))
+    lock: int = field(metadata=spec("lock channel on the board, from 1", lo=1, hi=255))
+    size: Size = field(metadata=spec("S, M or L"))
+    height_mm: int = field(metadata=spec("height of the door handle above the floor in mm", lo=0, hi=2500))
+    column: int = field(default=0, metadata=spec("column in the wall picture, from 1 (0: auto)", lo=0, hi=99))
+    row: int = field(default=0, metadata=spec("row in the wall picture, from 1 at the top (0: auto)", lo=0, hi=99))
 
 
 @dataclass(frozen=True)
 class TimingConfig:
     """Durations that govern orders, doors and sessions."""
 
-    pickup_window_days: int = field(default=7, metadata=_spec("days an order may be collected", lo=1, hi=60))
-    door_open_alarm_s: int = field(default=120, metadata=_spec("door open longer than this: alarm", lo=10, hi=3600))
+    pickup_window_days: int = field(default=7, metadata=spec("days an order may be collected", lo=1, hi=60))
+    door_open_alarm_s: int = field(default=120, metadata=spec("door open longer than this: alarm", lo=10, hi=3600))
     staff_session_timeout_s: int = field(
-        default=300, metadata=_spec("idle staff session ends after this", lo=30, hi=3600)
+        default=300, metadata=spec("idle staff session ends after this", lo=30, hi=3600)
     )
     unlock_confirm_s: float = field(
-        default=3.0, metadata=_spec("how long to wait for a door to read open", lo=0.2, hi=30)
+        default=3.0, metadata=spec("how long to wait for a door to read open", lo=0.2, hi=30)
     )
     rearm_window_s: int = field(
         default=600,
-        metadata=_spec("a handover interrupted by a restart may be re-armed this long", lo=0, hi=3600),
+        metadata=spec("a handover interrupted by a restart may be re-armed this long", lo=0, hi=3600),
     )
 
 
@@ -106,45 +107,45 @@ class TimingConfig:
 class PolicyConfig:
     """What the city decides."""
 
-    second_factor: bool = field(default=False, metadata=_spec("ask for the date of birth as a second factor"))
-    four_eyes_loading: bool = field(default=False, metadata=_spec("two staff must log in to load"))
-    old_id_return: bool = field(default=False, metadata=_spec("citizens put the old ID card back"))
-    pin_length: int = field(default=6, metadata=_spec("digits in a manual PIN", lo=6, hi=12))
+    second_factor: bool = field(default=False, metadata=spec("ask for the date of birth as a second factor"))
+    four_eyes_loading: bool = field(default=False, metadata=spec("two staff must log in to load"))
+    old_id_return: bool = field(default=False, metadata=spec("citizens put the old ID card back"))
+    pin_length: int = field(default=6, metadata=spec("digits in a manual PIN", lo=6, hi=12))
     manual_max_failures: int = field(
-        default=5, metadata=_spec("wrong PINs before an order's manual path is off", lo=1, hi=20)
+        default=5, metadata=spec("wrong PINs before an order's manual path is off", lo=1, hi=20)
     )
-    reachable_min_mm: int = field(default=380, metadata=_spec("lowest reachable handle height", lo=0, hi=2500))
-    reachable_max_mm: int = field(default=1220, metadata=_spec("highest reachable handle height", lo=0, hi=2500))
+    reachable_min_mm: int = field(default=380, metadata=spec("lowest reachable handle height", lo=0, hi=2500))
+    reachable_max_mm: int = field(default=1220, metadata=spec("highest reachable handle height", lo=0, hi=2500))
 
 
 @dataclass(frozen=True)
 class ThrottleConfig:
     """Device-wide throttle of the manual path."""
 
-    free_failures: int = field(default=10, metadata=_spec("failures in the window before delays start", lo=1, hi=100))
-    window_s: int = field(default=900, metadata=_spec("length of the counting window", lo=60, hi=86400))
-    base_delay_s: float = field(default=5.0, metadata=_spec("first delay; doubles per further failure", lo=1, hi=60))
-    max_delay_s: float = field(default=300.0, metadata=_spec("longest delay (never a lockout)", lo=5, hi=900))
+    free_failures: int = field(default=10, metadata=spec("failures in the window before delays start", lo=1, hi=100))
+    window_s: int = field(default=900, metadata=spec("length of the counting window", lo=60, hi=86400))
+    base_delay_s: float = field(default=5.0, metadata=spec("first delay; doubles per further failure", lo=1, hi=60))
+    max_delay_s: float = field(default=300.0, metadata=spec("longest delay (never a lockout)", lo=5, hi=900))
 
 
 @dataclass(frozen=True)
 class StorageConfig:
     """Where the station keeps its state."""
 
-    database: str = field(default="/var/lib/wibox/wibox.db", metadata=_spec("SQLite database file"))
+    database: str = field(default="/var/lib/wibox/wibox.db", metadata=spec("SQLite database file"))
 
 
 @dataclass(frozen=True)
 class DisplayConfig:
     """The kiosk screen: its physical size (touch targets are sized in millimetres) and inactivity timing."""
 
-    diagonal_in: float = field(default=10.1, metadata=_spec("visible screen diagonal in inches", lo=4, hi=43))
-    width_px: int = field(default=1280, metadata=_spec("screen width in CSS pixels", lo=320, hi=7680))
-    height_px: int = field(default=800, metadata=_spec("screen height in CSS pixels", lo=320, hi=7680))
-    key_mm: float = field(default=15.0, metadata=_spec("edge of a keypad key in mm (EN 301 549: 15 mm)", lo=9, hi=40))
-    idle_timeout_s: int = field(default=90, metadata=_spec("citizen inactivity before input is cleared", lo=40, hi=900))
+    diagonal_in: float = field(default=10.1, metadata=spec("visible screen diagonal in inches", lo=4, hi=43))
+    width_px: int = field(default=1280, metadata=spec("screen width in CSS pixels", lo=320, hi=7680))
+    height_px: int = field(default=800, metadata=spec("screen height in CSS pixels", lo=320, hi=7680))
+    key_mm: float = field(default=15.0, metadata=spec("edge of a keypad key in mm (EN 301 549: 15 mm)", lo=9, hi=40))
+    idle_timeout_s: int = field(default=90, metadata=spec("citizen inactivity before input is cleared", lo=40, hi=900))
     idle_warning_s: int = field(
-        default=30, metadata=_spec("warning with sound this long before the timeout (at least 20)", lo=20, hi=300)
+        default=30, metadata=spec("warning with sound this long before the timeout (at least 20)", lo=20, hi=300)
     )
 
 
@@ -152,62 +153,60 @@ class DisplayConfig:
 class CameraConfig:
     """The camera that reads QR codes held up by citizens."""
 
-    enabled: bool = field(default=True, metadata=_spec("read codes with a camera"))
-    device: str = field(default="0", metadata=_spec("camera index (0, 1, ...) or device path, e.g. /dev/video0"))
-    width: int = field(default=1280, metadata=_spec("capture width in pixels", lo=160, hi=4096))
-    height: int = field(default=720, metadata=_spec("capture height in pixels", lo=120, hi=3072))
-    fps: int = field(default=15, metadata=_spec("capture frame rate", lo=1, hi=120))
-    dedup_s: float = field(default=3.0, metadata=_spec("the same code within this time is reported once", lo=0, hi=60))
+    enabled: bool = field(default=True, metadata=spec("read codes with a camera"))
+    device: str = field(default="0", metadata=spec("camera index (0, 1, ...) or device path, e.g. /dev/video0"))
+    width: int = field(default=1280, metadata=spec("capture width in pixels", lo=160, hi=4096))
+    height: int = field(default=720, metadata=spec("capture height in pixels", lo=120, hi=3072))
+    fps: int = field(default=15, metadata=spec("capture frame rate", lo=1, hi=120))
+    dedup_s: float = field(default=3.0, metadata=spec("the same code within this time is reported once", lo=0, hi=60))
 
 
 @dataclass(frozen=True)
 class ScannersConfig:
     """Code scanners: the camera, a USB keyboard-wedge scanner, a serial scanner."""
 
-    camera: CameraConfig = field(default_factory=CameraConfig, metadata=_spec("camera"))
+    camera: CameraConfig = field(default_factory=CameraConfig, metadata=spec("camera"))
     chain: str = field(
         default="zxing,pyzbar,pyzbar:downscale,zxing:clahe",
-        metadata=_spec("decoder chain, comma-separated", pattern=r"^[a-z]+(:[a-z]+)?(,[a-z]+(:[a-z]+)?)*$"),
+        metadata=spec("decoder chain, comma-separated", pattern=r"^[a-z]+(:[a-z]+)?(,[a-z]+(:[a-z]+)?)*$"),
     )
-    wedge_device: str = field(default="", metadata=_spec("keyboard-wedge scanner event device ('' = none)"))
-    wedge_keymap: str = field(
-        default="us", metadata=_spec("keyboard layout of the wedge scanner", choices=("us", "de"))
-    )
-    serial_port: str = field(default="", metadata=_spec("serial/USB-CDC scanner port ('' = none)"))
-    serial_baud: int = field(default=9600, metadata=_spec("serial scanner speed", lo=1200, hi=115200))
+    wedge_device: str = field(default="", metadata=spec("keyboard-wedge scanner event device ('' = none)"))
+    wedge_keymap: str = field(default="us", metadata=spec("keyboard layout of the wedge scanner", choices=("us", "de")))
+    serial_port: str = field(default="", metadata=spec("serial/USB-CDC scanner port ('' = none)"))
+    serial_baud: int = field(default=9600, metadata=spec("serial scanner speed", lo=1200, hi=115200))
 
 
 @dataclass(frozen=True)
 class UiConfig:
     """The local kiosk UI server (always on loopback)."""
 
-    port: int = field(default=8080, metadata=_spec("TCP port on 127.0.0.1", lo=1024, hi=65535))
+    port: int = field(default=8080, metadata=spec("TCP port on 127.0.0.1", lo=1024, hi=65535))
 
 
 @dataclass(frozen=True)
 class SyncConfig:
     """The connection to the city's hub."""
 
-    hub_url: str = field(default="", metadata=_spec("hub base URL, https://... ('' = run offline)"))
-    key_dir: str = field(default="/var/lib/wibox/keys", metadata=_spec("folder of the kiosk's key files (0600)"))
-    poll_s: int = field(default=30, metadata=_spec("seconds between syncs (each carries a heartbeat)", lo=5, hi=3600))
+    hub_url: str = field(default="", metadata=spec("hub base URL, https://... ('' = run offline)"))
+    key_dir: str = field(default="/var/lib/wibox/keys", metadata=spec("folder of the kiosk's key files (0600)"))
+    poll_s: int = field(default=30, metadata=spec("seconds between syncs (each carries a heartbeat)", lo=5, hi=3600))
 
 
 @dataclass(frozen=True)
 class StationConfig:
     """The whole station configuration."""
 
-    station_id: str = field(metadata=_spec("station id", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$"))
-    buses: tuple[BusConfig, ...] = field(metadata=_spec("lock buses"))
-    compartments: tuple[CompartmentConfig, ...] = field(metadata=_spec("compartment map"))
-    timing: TimingConfig = field(default_factory=TimingConfig, metadata=_spec("timing"))
-    policy: PolicyConfig = field(default_factory=PolicyConfig, metadata=_spec("city policy"))
-    throttle: ThrottleConfig = field(default_factory=ThrottleConfig, metadata=_spec("throttle"))
-    storage: StorageConfig = field(default_factory=StorageConfig, metadata=_spec("storage"))
-    display: DisplayConfig = field(default_factory=DisplayConfig, metadata=_spec("kiosk screen"))
-    scanners: ScannersConfig = field(default_factory=ScannersConfig, metadata=_spec("code scanners"))
-    ui: UiConfig = field(default_factory=UiConfig, metadata=_spec("kiosk UI server"))
-    sync: SyncConfig = field(default_factory=SyncConfig, metadata=_spec("hub connection"))
+    station_id: str = field(metadata=spec("station id", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$"))
+    buses: tuple[BusConfig, ...] = field(metadata=spec("lock buses"))
+    compartments: tuple[CompartmentConfig, ...] = field(metadata=spec("compartment map"))
+    timing: TimingConfig = field(default_factory=TimingConfig, metadata=spec("timing"))
+    policy: PolicyConfig = field(default_factory=PolicyConfig, metadata=spec("city policy"))
+    throttle: ThrottleConfig = field(default_factory=ThrottleConfig, metadata=spec("throttle"))
+    storage: StorageConfig = field(default_factory=StorageConfig, metadata=spec("storage"))
+    display: DisplayConfig = field(default_factory=DisplayConfig, metadata=spec("kiosk screen"))
+    scanners: ScannersConfig = field(default_factory=ScannersConfig, metadata=spec("code scanners"))
+    ui: UiConfig = field(default_factory=UiConfig, metadata=spec("kiosk UI server"))
+    sync: SyncConfig = field(default_factory=SyncConfig, metadata=spec("hub connection"))
 
     def compartment(self, number: int) -> CompartmentConfig:
         for c in self.compartments:
@@ -229,7 +228,7 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a table")
-        return _build(tp, value, key)  # type: ignore[arg-type]
+        return build_section(tp, value, key)  # type: ignore[arg-type]
     if origin is tuple:
         (item_tp, _ellipsis) = typing.get_args(tp)
         if not isinstance(value, list):
@@ -274,7 +273,9 @@ def _check(value: Any, meta: typing.Mapping[str, Any], key: str) -> None:
         raise ConfigError(f"{key}: {value!r} does not match {pattern}")
 
 
-def _build(cls: type[Any], table: dict[str, Any], prefix: str) -> Any:
+def build_section(cls: type[Any], table: dict[str, Any], prefix: str) -> Any:
+    """One TOML table into the frozen dataclass ``cls``: unknown or missing keys, wrong types and values outside
+    their ``spec`` limits are ConfigErrors naming the key (``prefix`` is the table's dotted name)."""
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for k in table:
@@ -362,7 +363,7 @@ def parse_config(text: str) -> StationConfig:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}") from exc
-    cfg: StationConfig = _build(StationConfig, table, "")
+    cfg: StationConfig = build_section(StationConfig, table, "")
     _cross_check(cfg)
     return cfg
 

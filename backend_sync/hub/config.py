@@ -8,17 +8,17 @@ from pathlib import Path
 from typing import Any
 
 # The station's strict table builder and key description (same rules: unknown keys, types and ranges are errors).
-from locker.config import _build, _spec, describe_keys
+from locker.config import build_section, describe_keys, spec
 from locker.errors import ConfigError
 
 
 @dataclass(frozen=True)
 class ServerConfig:
-    host: str = field(default="127.0.0.1", metadata=_spec("listen address (put a TLS proxy in front for kiosks)"))
-    port: int = field(default=8090, metadata=_spec("listen port", lo=1, hi=65535))
+    host: str = field(default="127.0.0.1", metadata=spec("listen address (put a TLS proxy in front for kiosks)"))
+    port: int = field(default=8090, metadata=spec("listen port", lo=1, hi=65535))
     public_base_url: str = field(
         default="http://127.0.0.1:8090",
-        metadata=_spec("URL kiosks and citizens' links use to reach the hub", pattern=r"^https?://[^\s]+$"),
+        metadata=spec("URL kiosks and citizens' links use to reach the hub", pattern=r"^https?://[^\s]+$"),
     )
 
 
@@ -26,40 +26,40 @@ class ServerConfig:
 class DatabaseConfig:
     url: str = field(
         default="",
-        metadata=_spec(
+        metadata=spec(
             "SQLAlchemy URL: sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB (empty: DATA_DIR/hub.db)"
         ),
     )
-    pool_size: int = field(default=10, metadata=_spec("connections kept open per hub process", lo=1, hi=200))
+    pool_size: int = field(default=10, metadata=spec("connections kept open per hub process", lo=1, hi=200))
 
 
 @dataclass(frozen=True)
 class SyncConfig:
-    bundle_lifetime_days: int = field(default=14, metadata=_spec("validity of each bundle manifest", lo=1, hi=31))
+    bundle_lifetime_days: int = field(default=14, metadata=spec("validity of each bundle manifest", lo=1, hi=31))
     max_orders_per_bundle: int = field(
-        default=1000, metadata=_spec("orders per bundle (larger loads are split)", lo=1, hi=10000)
+        default=1000, metadata=spec("orders per bundle (larger loads are split)", lo=1, hi=10000)
     )
     max_clock_skew_s: int = field(
         default=86400,
-        metadata=_spec("kiosk messages whose sent_at is further from the hub's time are refused", lo=60, hi=90 * 86400),
+        metadata=spec("kiosk messages whose sent_at is further from the hub's time are refused", lo=60, hi=90 * 86400),
     )
-    command_lifetime_s: int = field(default=3600, metadata=_spec("remote commands expire after", lo=30, hi=7 * 86400))
-    max_events_per_message: int = field(default=500, metadata=_spec("events accepted per message", lo=1, hi=10000))
+    command_lifetime_s: int = field(default=3600, metadata=spec("remote commands expire after", lo=30, hi=7 * 86400))
+    max_events_per_message: int = field(default=500, metadata=spec("events accepted per message", lo=1, hi=10000))
 
 
 @dataclass(frozen=True)
 class SmtpConfig:
-    host: str = field(default="localhost", metadata=_spec("SMTP relay host"))
-    port: int = field(default=25, metadata=_spec("SMTP relay port", lo=1, hi=65535))
+    host: str = field(default="localhost", metadata=spec("SMTP relay host"))
+    port: int = field(default=25, metadata=spec("SMTP relay port", lo=1, hi=65535))
     from_address: str = field(
-        default="wibox@localhost", metadata=_spec("From: of notices", pattern=r"^[^@\s]+@[^@\s]+$")
+        default="wibox@localhost", metadata=spec("From: of notices", pattern=r"^[^@\s]+@[^@\s]+$")
     )
-    tls: bool = field(default=False, metadata=_spec("use STARTTLS"))
+    tls: bool = field(default=False, metadata=spec("use STARTTLS"))
 
 
 @dataclass(frozen=True)
 class HubConfig:
-    data_dir: str = field(default="/var/lib/wibox-hub", metadata=_spec("directory for the database and key files"))
+    data_dir: str = field(default="/var/lib/wibox-hub", metadata=spec("directory for the database and key files"))
     server: ServerConfig = field(default_factory=ServerConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
@@ -79,7 +79,7 @@ def parse_hub_config(text: str) -> HubConfig:
         table: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}") from exc
-    cfg: HubConfig = _build(HubConfig, table, "")
+    cfg: HubConfig = build_section(HubConfig, table, "")
     url = cfg.database_url
     if not url.startswith(("sqlite:///", "postgresql+psycopg://")):
         raise ConfigError(f"database.url: {url!r} is neither sqlite:///... nor postgresql+psycopg://...")
