@@ -24,7 +24,9 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # Every run takes the tests in a new random order (pytest-randomly); the seed is printed, `make test SEED=n` replays it.
-SEED ?= $(shell od -An -N2 -tu2 /dev/urandom | tr -d ' ')
+ifndef SEED
+SEED := $(shell od -An -N2 -tu2 /dev/urandom | tr -d ' ')
+endif
 unit: $(STAMP)
 	@echo "test order: --randomly-seed=$(SEED) (replay with: make test SEED=$(SEED))"
 	$(BIN)/pytest -n 2 -q -p randomly --randomly-seed=$(SEED)

@@ -21,6 +21,17 @@ def kiosk_session(ui: KioskUI, request: Request) -> CitizenSession:
     return ui.citizens.get(request.cookies.get(KIOSK_COOKIE))
 
 
+REFRESH_HEADER = "x-kiosk-refresh"  # kiosk.js sends it when it re-renders the page it is on (not a page load)
+
+
+def now_showing(request: Request, s: CitizenSession, page: Page) -> None:
+    """Record which page this browser shows, for the event stream to send it elsewhere later. A re-render fetch
+    does not count: one from a page the browser has just left can arrive after the next page's load, and would
+    otherwise send the browser back."""
+    if request.headers.get(REFRESH_HEADER) != "1":
+        s.page = page
+
+
 def set_kiosk_cookie(response: Response, s: CitizenSession) -> None:
     response.set_cookie(KIOSK_COOKIE, s.id, httponly=True, samesite="strict", path="/")
 
@@ -31,7 +42,7 @@ def citizen_router(ui: KioskUI) -> APIRouter:
     @r.get("/")
     def page(request: Request, lang: str | None = None) -> Response:
         s = kiosk_session(ui, request)
-        s.page = Page.CITIZEN
+        now_showing(request, s, Page.CITIZEN)
         if lang is not None:
             if not is_language(lang):
                 raise HTTPException(400, f"unknown language {lang!r}")

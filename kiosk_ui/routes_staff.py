@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from kiosk_ui.forms import form
 from kiosk_ui.i18n import DEFAULT_LANGUAGE, is_language
-from kiosk_ui.routes_citizen import kiosk_session, set_kiosk_cookie
+from kiosk_ui.routes_citizen import kiosk_session, now_showing, set_kiosk_cookie
 from kiosk_ui.runtime import STAFF_COOKIE, KioskUI
 from kiosk_ui.screens import Page, StaffAction, StaffScreen
 from kiosk_ui.staff_desk import StaffView
@@ -35,7 +35,7 @@ def staff_router(ui: KioskUI) -> APIRouter:  # noqa: PLR0915 (one closure per ro
 
     def login_page(request: Request, status: int = 200, message: str = "") -> Response:
         s = kiosk_session(ui, request)
-        s.page = Page.STAFF_LOGIN
+        now_showing(request, s, Page.STAFF_LOGIN)
         sid = request.cookies.get(STAFF_COOKIE, "")
         second = bool(sid) and ui.staff.is_live(sid)
         ctx = common(s.lang, ui.catalogs, ui.sizing, False, False)
@@ -46,7 +46,7 @@ def staff_router(ui: KioskUI) -> APIRouter:  # noqa: PLR0915 (one closure per ro
 
     def staff_page(request: Request, view: StaffView, status: int = 200) -> Response:
         s = kiosk_session(ui, request)
-        s.page = Page.STAFF
+        now_showing(request, s, Page.STAFF)
         session = ui.staff.session(view.session_id)
         ctx = common(view.lang, ui.catalogs, ui.sizing, False, False)
         ctx.update(

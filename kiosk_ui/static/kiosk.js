@@ -40,7 +40,9 @@
   }
 
   async function refresh() {
-    const r = await fetch(location.pathname, { headers: { Accept: "text/html" }, cache: "no-store" });
+    // a re-render of this page, not a page load: the server must not take it as "this browser now shows it"
+    const headers = { Accept: "text/html", "X-Kiosk-Refresh": "1" };
+    const r = await fetch(location.pathname, { headers, cache: "no-store" });
     swap(await r.text());
   }
 
