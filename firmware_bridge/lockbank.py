@@ -15,7 +15,7 @@ from firmware_bridge.modbus_relay import FLASH_UNIT_MS, flash_value
 from firmware_bridge.registry import DriverOptions, make_driver
 from firmware_bridge.transport import LinkListener, LinkState
 from locker.config import BusConfig, CompartmentConfig, StationConfig
-from locker.errors import ConfigError
+from locker.errors import ConfigError, HardwareError
 from locker.model import DoorState
 from locker.ports import Clock, DoorEvent, DoorEventKind, DoorReading, UnlockResult
 
@@ -280,6 +280,27 @@ class LockBank:
         if c.lock not in status.doors:
             raise LockMapError(f"compartment {compartment}: board {c.bus}/{c.board} has no lock {c.lock}")
         return DoorReading(status.doors[c.lock], status.items.get(c.lock))
+
+    def read_many(self, compartments: Sequence[int]) -> dict[int, DoorReading | HardwareError]:
+        """One status request per board (it covers all the board's locks) instead of one per compartment."""
+        by_board: dict[tuple[str, int], list[CompartmentConfig]] = {}
+        for n in compartments:
+            c = self._comp(n)
+            by_board.setdefault((c.bus, c.board), []).append(c)
+        out: dict[int, DoorReading | HardwareError] = {}
+        for (bus, board), comps in by_board.items():
+            try:
+                status = self._drivers[bus].status(board)
+            except BridgeError as exc:
+                out.update(dict.fromkeys((c.number for c in comps), exc))
+                continue
+            self._observe(bus, status)
+            for c in comps:
+                if c.lock in status.doors:
+                    out[c.number] = DoorReading(status.doors[c.lock], status.items.get(c.lock))
+                else:
+                    out[c.number] = LockMapError(f"compartment {c.number}: board {bus}/{board} has no lock {c.lock}")
+        return out
 
     def poll_events(self, timeout: float) -> Sequence[DoorEvent]:
         """Events since the last call; waits up to ``timeout`` for the first. Raises PollerFailed if a poller died."""

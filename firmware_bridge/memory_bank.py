@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from locker.errors import BoardUnavailable
+from locker.errors import BoardUnavailable, HardwareError
 from locker.model import DoorState
 from locker.ports import Clock, DoorEvent, DoorEventKind, DoorReading, UnlockResult
 
@@ -67,6 +67,15 @@ class MemoryLockBank:
     def read(self, compartment: int) -> DoorReading:
         d = self._door(compartment)
         return DoorReading(DoorState.OPEN if d.open else DoorState.CLOSED, d.item if self.item_sensors else None)
+
+    def read_many(self, compartments: Sequence[int]) -> dict[int, DoorReading | HardwareError]:
+        out: dict[int, DoorReading | HardwareError] = {}
+        for n in compartments:
+            try:
+                out[n] = self.read(n)
+            except HardwareError as exc:
+                out[n] = exc
+        return out
 
     def poll_events(self, timeout: float) -> Sequence[DoorEvent]:
         with self._cv:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from locker.errors import HardwareError
 from locker.model import DoorState
 
 
@@ -52,6 +53,11 @@ class LockBank(Protocol):
 
     def read(self, compartment: int) -> DoorReading:
         """Read the current door and item state of one compartment from the board."""
+        ...
+
+    def read_many(self, compartments: Sequence[int]) -> dict[int, DoorReading | HardwareError]:
+        """Read many compartments with one status exchange per board: each gets its reading, or the error that
+        kept its board from answering (start-up recovery of a large station reads every door this way)."""
         ...
 
     def poll_events(self, timeout: float) -> Sequence[DoorEvent]:

@@ -55,11 +55,12 @@ class RecoveryFlow:
         except HardwareError as exc:  # an unreachable board: its compartments are handled below, one by one
             log.error("recovery: safe state incomplete: %s", exc)
         done: list[Recovered] = []
-        for c in self.ctx.store.compartments():
-            try:
-                reading = self.ctx.bank.read(c.number)
-            except HardwareError as exc:
-                log.error("recovery: cannot read compartment %s: %s", c.number, exc)
+        compartments = self.ctx.store.compartments()
+        readings = self.ctx.bank.read_many([c.number for c in compartments])  # one status exchange per board
+        for c in compartments:
+            reading = readings[c.number]
+            if isinstance(reading, HardwareError):
+                log.error("recovery: cannot read compartment %s: %s", c.number, reading)
                 if c.state in (CompartmentState.LOADING, CompartmentState.OPENING):
                     self._fault(c.number, "board unreadable at start")
                     done.append(Recovered(c.number, "faulty: unreadable"))

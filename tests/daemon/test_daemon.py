@@ -203,6 +203,7 @@ class _StartableBank:
         self.inner = MemoryLockBank(numbers, clock)
         self.unlock = self.inner.unlock
         self.read = self.inner.read
+        self.read_many = self.inner.read_many
         self.poll_events = self.inner.poll_events
         self.safe_state = self.inner.safe_state
 

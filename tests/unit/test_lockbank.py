@@ -27,7 +27,7 @@ from locker.clock import ManualClock
 from locker.config import BusConfig, CompartmentConfig, GpioPinConfig, StationConfig, TimingConfig
 from locker.errors import HardwareError
 from locker.model import DoorState, Size
-from locker.ports import DoorEvent, DoorEventKind
+from locker.ports import DoorEvent, DoorEventKind, DoorReading
 
 K = DoorEventKind
 SLOW_S = 0.5  # the slow poll period (no test measures how soon a poll comes: speed lives in benchmarks/)
@@ -374,3 +374,19 @@ def test_a_board_silent_at_start_does_not_stop_the_station() -> None:
         assert r.bank.unlock(1, CONFIRM_S).opened  # the Kerong bus is unaffected
         r.mb.set_silent(1, False)
         assert r.wait_event(K.BOARD_ONLINE).board == "mb/1"
+
+
+def test_read_many_asks_each_board_once_and_names_the_silent_one() -> None:
+    with bank_rig(start=False) as rig:  # no poller: every status request counted here is read_many's
+        rig.wall.force_open("cu", 0, 2)
+        rig.cu.set_silent(1)
+
+        def requests(where: str) -> int:
+            return sum(1 for r in rig.wall.recorder.records(SimEvent.RX) if r.where == where)
+
+        readings = rig.bank.read_many([1, 2, 3, 4, 5, 6, 7])
+        assert {w: requests(w) for w in ("cu/0", "xor/1")} == {"cu/0": 1, "xor/1": 1}  # one status per board
+        assert isinstance(readings[1], DoorReading) and readings[1].door is DoorState.CLOSED
+        assert isinstance(readings[2], DoorReading) and readings[2].door is DoorState.OPEN
+        assert isinstance(readings[4], HardwareError) and isinstance(readings[5], HardwareError)  # cu/1 is silent
+        assert isinstance(readings[6], DoorReading) and isinstance(readings[7], DoorReading)
