@@ -492,6 +492,8 @@ class LockBank:
                 self._observe(bus, driver.status(board))
                 return
         except BridgeError as exc:
+            # Whether the board is offline is the link policy's decision (LinkPolicy.offline_after failures in a
+            # row), which the driver's transport reports through link_changed: one failed poll is not enough.
             log.warning("bus %s: polling board %d failed: %s", bus, board, exc)
         finally:
             now = self._mono()
@@ -499,8 +501,6 @@ class LockBank:
                 fast = self._moving(key, now)
                 period = self.timing.fast_poll_s if fast else self.timing.slow_poll_s
                 self._boards[key].next_poll = now + period
-        with self._cv:
-            self._set_link(bus, board, LinkState.OFFLINE)
 
     def boards(self) -> Iterable[tuple[str, int]]:
         """(bus, address) of every board in the compartment map."""
