@@ -14,17 +14,18 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
 from backend_sync import protocol as p
 from backend_sync import schema
-from backend_sync.commands import RESULT_EVENT, Command, CommandKind, CommandOutcome, verify_command
+from backend_sync.commands import verify_command
 from backend_sync.errors import HubRefused, HubUnreachable, SchemaError
 from backend_sync.keys import KioskKeys, b64
 from backend_sync.protocol import enrollment_code_hash
 from backend_sync.receiver import BundleReceiver, HpkeDecryptor, verify_countersignature
+from backend_sync.runner import CommandRunner, UiControl
 from locker import __version__, audit
 from locker.errors import LockerError
 from locker.flows import Flows
@@ -35,14 +36,6 @@ from locker.store import Store
 
 log = logging.getLogger(__name__)
 MAX_PULLS_PER_SYNC = 20
-
-
-class UiControl(Protocol):
-    """What remote commands may ask of the kiosk screen (the kiosk UI implements it)."""
-
-    def maintenance_mode(self, on: bool) -> None: ...
-
-    def reload(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -65,6 +58,7 @@ class ClientStats:
     checkpoints: int = 0
     commands_executed: int = 0
     commands_refused: int = 0
+    commands_repeated: int = 0  # delivered again after they were taken on: not run again
 
 
 @dataclass
@@ -114,6 +108,7 @@ class SyncClient:
         self.http = httpx.Client(base_url=base_url.rstrip("/"), transport=transport, timeout=self.settings.timeout_s)
         self.receiver = BundleReceiver(flows.bundle, device_id, HpkeDecryptor(keys.enc_private), clock)
         self._resync_requested = False
+        self.runner = CommandRunner(flows, store, clock, ui, on_resync=self._request_resync)
 
     def close(self) -> None:
         self.http.close()
@@ -266,8 +261,12 @@ class SyncClient:
 
     # -- remote commands -----------------------------------------------------------------------------------
     def _commands(self, items: list[Any]) -> list[str]:
+        """Verify and run the commands of one response; returns the ids executed now (each id runs at most once:
+        see backend_sync/runner.py). Commands left started by an earlier run are answered ``interrupted`` first."""
         done = []
         pinned = self.receiver.pinned()
+        with self.guard():
+            self.runner.settle()
         for obj in items:
             try:
                 cmd = verify_command(obj, self.device_id, pinned, self.clock.now())
@@ -275,50 +274,17 @@ class SyncClient:
                 self.stats.commands_refused += 1
                 log.error("refused a remote command: %s", exc)
                 continue
-            if self._already_answered(cmd.id):
-                continue
             with self.guard():
-                outcome, detail = self._execute(cmd)
-            with self.store.change(f"remote:{cmd.issued_by}") as tx:
-                tx.audit("remote.command", command=cmd.id, command_kind=cmd.kind.value, outcome=outcome.value)
-                tx.outbox(
-                    RESULT_EVENT, command=cmd.id, command_kind=cmd.kind.value, outcome=outcome.value, detail=detail
-                )
-            self.stats.commands_executed += 1
-            done.append(cmd.id)
+                executed = self.runner.run(cmd)
+            if executed:
+                self.stats.commands_executed += 1
+                done.append(cmd.id)
+            else:
+                self.stats.commands_repeated += 1
         return done
 
-    def _already_answered(self, cmd_id: str) -> bool:
-        row = self.store.database.query_one(
-            "SELECT 1 FROM outbox WHERE kind = ? AND body LIKE ?", (RESULT_EVENT, f'%"command":"{cmd_id}"%')
-        )
-        return row is not None
-
-    def _execute(self, cmd: Command) -> tuple[CommandOutcome, str]:
-        work = self.flows.staffwork
-        try:
-            if cmd.kind == CommandKind.OPEN_COMPARTMENT and cmd.compartment is not None:
-                work.remote_open(cmd.issued_by, cmd.compartment, cmd.reason)
-                return CommandOutcome.DONE, f"compartment {cmd.compartment} opened"
-            if cmd.kind == CommandKind.DISABLE_COMPARTMENT and cmd.compartment is not None:
-                work.remote_disable(cmd.issued_by, cmd.compartment, cmd.reason)
-                return CommandOutcome.DONE, f"compartment {cmd.compartment} disabled"
-            if cmd.kind == CommandKind.ENABLE_COMPARTMENT and cmd.compartment is not None:
-                work.remote_enable(cmd.issued_by, cmd.compartment)
-                return CommandOutcome.DONE, f"compartment {cmd.compartment} enabled"
-            if cmd.kind == CommandKind.RESYNC:
-                self._resync_requested = True
-                return CommandOutcome.DONE, "full sync requested"
-            if self.ui is None:
-                return CommandOutcome.FAILED, "no kiosk screen attached"
-            if cmd.kind == CommandKind.MAINTENANCE_MODE:
-                self.ui.maintenance_mode(bool(cmd.on))
-                return CommandOutcome.DONE, f"maintenance mode {'on' if cmd.on else 'off'}"
-            self.ui.reload()
-            return CommandOutcome.DONE, "screen reloaded"
-        except LockerError as exc:
-            log.warning("remote command %s (%s) failed: %s", cmd.id, cmd.kind, exc)
-            return CommandOutcome.FAILED, str(exc)[:200]
+    def _request_resync(self) -> None:
+        self._resync_requested = True
 
     # -- the loop ------------------------------------------------------------------------------------------
     def backoff_s(self) -> float:

@@ -37,13 +37,16 @@ NEEDS_COMPARTMENT = frozenset(
 class CommandOutcome(enum.StrEnum):
     DONE = "done"
     FAILED = "failed"
+    # The kiosk had started the command (for open_compartment: committed the door cycle, then pulsed the lock) and
+    # stopped before recording its outcome; it does not run it again. The detail says where the compartment is now.
+    INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True)
 class Command:
     """What the kiosk is told to do. Times are integer seconds; ``reason`` is audited on the kiosk."""
 
-    id: str  # 32 hex, unique: the kiosk executes each id at most once
+    id: str  # 32 hex, unique: the kiosk executes each id at most once (its remote_commands ledger)
     device_id: str
     kind: CommandKind
     reason: str

@@ -122,10 +122,41 @@ def _m0003_sync_state(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m0004_remote_commands(conn: sqlite3.Connection) -> None:
+    # One row per remote command id (locker/remote.py): written in the transactions of the changes a command
+    # causes, so "already run?" is a primary-key lookup and a crash never runs a command twice.
+    conn.execute(
+        """CREATE TABLE remote_commands (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            compartment INTEGER,
+            received_at REAL NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('started', 'answered')),
+            result TEXT,
+            answer_event TEXT REFERENCES outbox(id),
+            answered_at REAL,
+            CHECK ((state = 'answered') = (result IS NOT NULL AND answer_event IS NOT NULL))
+        )"""
+    )
+    # Commands answered before this table existed: their command_result events become answered rows (the newest
+    # answer of an id wins), so they are never run again either.
+    conn.execute(
+        """INSERT OR REPLACE INTO remote_commands
+            (id, kind, compartment, received_at, state, result, answer_event, answered_at)
+        SELECT json_extract(body, '$.command'), json_extract(body, '$.command_kind'), NULL, created_at, 'answered',
+               json_remove(body, '$.id', '$.kind', '$.t'), id, created_at
+        FROM outbox
+        WHERE kind = 'command_result' AND json_valid(body) AND json_type(body, '$.command') = 'text'
+            AND json_type(body, '$.command_kind') = 'text'
+        ORDER BY seq"""
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", _m0001_initial),
     Migration("0002_alarms_and_old_id", _m0002_alarms_and_old_id),
     Migration("0003_sync_state", _m0003_sync_state),
+    Migration("0004_remote_commands", _m0004_remote_commands),
 )
 
 

@@ -61,6 +61,7 @@ class CommandStatus(enum.StrEnum):
     SENT = "sent"  # in a poll response (commands are delivered at most once: a door never opens twice)
     DONE = "done"
     FAILED = "failed"
+    INTERRUPTED = "interrupted"  # the kiosk stopped between starting it and recording its outcome; not repeated
     EXPIRED = "expired"
 
 

@@ -177,11 +177,18 @@ def _cancel_deferred(ctx: _Ctx, data: dict[str, Any]) -> str:
     return "applied"
 
 
+_COMMAND_STATUS = {
+    CommandOutcome.DONE: CommandStatus.DONE,
+    CommandOutcome.FAILED: CommandStatus.FAILED,
+    CommandOutcome.INTERRUPTED: CommandStatus.INTERRUPTED,
+}
+
+
 def _command_result(ctx: _Ctx, data: dict[str, Any]) -> str:
     cmd_id, outcome = data.get("command"), data.get("outcome")
-    if not isinstance(cmd_id, str) or outcome not in (CommandOutcome.DONE, CommandOutcome.FAILED):
+    if not isinstance(cmd_id, str) or not isinstance(outcome, str) or outcome not in _COMMAND_STATUS:
         return "ignored: malformed command result"
-    status = CommandStatus.DONE if outcome == CommandOutcome.DONE else CommandStatus.FAILED
+    status = _COMMAND_STATUS[CommandOutcome(outcome)]
     res = ctx.conn.execute(
         update(commands)
         .where(commands.c.id == cmd_id, commands.c.device_id == ctx.device_id)

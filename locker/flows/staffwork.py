@@ -5,6 +5,7 @@ from __future__ import annotations
 from locker.errors import BadInput, DoorDidNotOpen, FlowError
 from locker.flows.common import FlowContext, open_door
 from locker.model import AlarmKind, Compartment, CompartmentState, Content, OpenPurpose, Order, OrderState
+from locker.remote import Receipt
 from locker.staff import StaffAuth
 
 _BUSY = (CompartmentState.LOADING, CompartmentState.OPENING)
@@ -65,11 +66,15 @@ class StaffWorkFlow:
         session = self.staff.require(session_id, role="maintenance")
         return self._maintenance_open(StaffAuth.actor(session), number, reason)
 
-    def remote_open(self, issued_by: str, number: int, reason: str) -> int:
-        """A maintenance opening commanded by the hub (signed command): audited as ``remote:<issuer>``."""
-        return self._maintenance_open(f"remote:{issued_by}", number, f"remote: {reason}"[:200])
+    def remote_open(self, issued_by: str, number: int, reason: str, receipt: Receipt | None = None) -> int:
+        """A maintenance opening commanded by the hub (signed command): audited as ``remote:<issuer>``.
 
-    def _maintenance_open(self, actor: str, number: int, reason: str) -> int:
+        ``receipt`` records the command in the flow's transactions: started with the door cycle, before the pulse;
+        done with the confirmed opening, failed with the fault when the door did not open.
+        """
+        return self._maintenance_open(f"remote:{issued_by}", number, f"remote: {reason}"[:200], receipt)
+
+    def _maintenance_open(self, actor: str, number: int, reason: str, receipt: Receipt | None = None) -> int:
         why = _reason(reason)
         with self.ctx.store.change(actor) as tx:
             c = tx.compartment(number)
@@ -84,14 +89,18 @@ class StaffWorkFlow:
                 door_confirmed_at=None,
             )
             tx.audit("maintenance.reason", compartment=number, reason=why)
-        return self._open(number, actor)
+            if receipt is not None:
+                receipt.started(tx)
+        return self._open(number, actor, receipt)
 
-    def _open(self, number: int, actor: str) -> int:
+    def _open(self, number: int, actor: str, receipt: Receipt | None = None) -> int:
         if open_door(self.ctx, number):
             with self.ctx.store.change(actor) as tx:
                 c = tx.compartment(number)
                 if c.door_confirmed_at is None:
                     tx.set_compartment(c, why="door.opened", door_confirmed_at=tx.now)
+                if receipt is not None:
+                    receipt.done(tx)
             return number
         with self.ctx.store.change("system") as tx:
             c = tx.compartment(number)
@@ -104,16 +113,19 @@ class StaffWorkFlow:
                 reason="did not open",
             )
             tx.raise_alarm(AlarmKind.DOOR_DID_NOT_OPEN, number)
+            if receipt is not None:
+                receipt.failed(tx, f"compartment {number} did not open")
         raise DoorDidNotOpen(number)
 
     def disable(self, session_id: str, number: int, reason: str) -> None:
         session = self.staff.require(session_id, role="maintenance")
         self._disable(StaffAuth.actor(session), number, reason)
 
-    def remote_disable(self, issued_by: str, number: int, reason: str) -> None:
-        self._disable(f"remote:{issued_by}", number, f"remote: {reason}"[:200])
+    def remote_disable(self, issued_by: str, number: int, reason: str, receipt: Receipt | None = None) -> None:
+        """Disabling commanded by the hub; ``receipt`` records the command done in the same transaction."""
+        self._disable(f"remote:{issued_by}", number, f"remote: {reason}"[:200], receipt)
 
-    def _disable(self, actor: str, number: int, reason: str) -> None:
+    def _disable(self, actor: str, number: int, reason: str, receipt: Receipt | None = None) -> None:
         why = _reason(reason)
         with self.ctx.store.change(actor) as tx:
             c = tx.compartment(number)
@@ -121,16 +133,19 @@ class StaffWorkFlow:
                 raise FlowError(f"compartment {number} is in a door cycle")
             if c.state != CompartmentState.DISABLED:
                 tx.set_compartment(c, CompartmentState.DISABLED, why="disabled", reason=why)
+            if receipt is not None:
+                receipt.done(tx)
 
     def enable(self, session_id: str, number: int) -> None:
         """Put a disabled or faulty compartment back in service (staff checked it); clears its alarms."""
         session = self.staff.require(session_id, role="maintenance")
         self._enable(StaffAuth.actor(session), number)
 
-    def remote_enable(self, issued_by: str, number: int) -> None:
-        self._enable(f"remote:{issued_by}", number)
+    def remote_enable(self, issued_by: str, number: int, receipt: Receipt | None = None) -> None:
+        """Enabling commanded by the hub; ``receipt`` records the command done in the same transaction."""
+        self._enable(f"remote:{issued_by}", number, receipt)
 
-    def _enable(self, actor: str, number: int) -> None:
+    def _enable(self, actor: str, number: int, receipt: Receipt | None = None) -> None:
         with self.ctx.store.change(actor) as tx:
             c = tx.compartment(number)
             if c.state not in (CompartmentState.DISABLED, CompartmentState.FAULTY):
@@ -145,6 +160,8 @@ class StaffWorkFlow:
                 AlarmKind.DOOR_LEFT_OPEN,
             ):
                 tx.clear_alarm(kind, number)
+            if receipt is not None:
+                receipt.done(tx)
 
     def reset_manual_path(self, session_id: str, order_id: str) -> None:
         session = self.staff.require(session_id)

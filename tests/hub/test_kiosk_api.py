@@ -181,6 +181,41 @@ def test_commands_expire_and_are_bound_to_key_and_device(env: Env) -> None:
     assert key_id(other.public_raw) != env.keys.signer.key_id
 
 
+def test_a_command_result_sets_its_status_interrupted_included(env: Env) -> None:
+    enroll(env.store, env.kiosk, env.clock.now())
+    now = env.clock.now()
+    ids = []
+    with env.store.write() as conn:
+        for _ in range(3):
+            ids.append(
+                issue_command(
+                    conn,
+                    device_id=DEVICE,
+                    city_id="city-a",
+                    kind=CommandKind.OPEN_COMPARTMENT,
+                    reason="check the lock",
+                    issued_by="adm",
+                    now=now,
+                    lifetime_s=600,
+                    compartment=2,
+                )
+            )
+    detail = "interrupted before its outcome was recorded; not repeated; compartment 2 is now free"
+    outcomes = [("done", "compartment 2 opened"), ("interrupted", detail), ("maybe", "")]
+    items = []
+    for seq, (cmd_id, (outcome, text)) in enumerate(zip(ids, outcomes, strict=True), start=1):
+        event_id = f"{seq:032x}"
+        body = {"id": event_id, "kind": "command_result", "t": now, "command": cmd_id}
+        body |= {"command_kind": "open_compartment", "outcome": outcome, "detail": text}
+        items.append(p.EventItem(event_id, seq, "command_result", json.dumps(body)))
+    status, _answer = env.send("/api/v1/kiosk/events", p.EventsBody(tuple(items)))
+    assert status == 200
+    with env.store.read() as conn:
+        rows = {r.id: r for r in conn.execute(select(hubdb.commands))}
+    assert [rows[i].status for i in ids] == ["done", "interrupted", "pending"]  # an unknown outcome is ignored
+    assert json.loads(rows[ids[1]].result) == {"outcome": "interrupted", "detail": detail}
+
+
 def test_config_is_strict_and_documented() -> None:
     cfg = parse_hub_config("")
     assert (cfg.server.host, cfg.server.port) == ("127.0.0.1", 8090)
