@@ -4,6 +4,7 @@
 (function () {
   const page = () => document.body.dataset.page;
   let busy = false;
+  let queue = Promise.resolve(); // form posts and re-renders, one at a time
   let lastWarning = "0";
 
   function swap(html) {
@@ -39,15 +40,23 @@
     lastWarning = warning;
   }
 
-  async function refresh() {
-    // a re-render of this page, not a page load: the server must not take it as "this browser now shows it"
-    const headers = { Accept: "text/html", "X-Kiosk-Refresh": "1" };
-    const r = await fetch(location.pathname, { headers, cache: "no-store" });
-    swap(await r.text());
+  // Re-renders run in the same queue as form posts: one request at a time, so an older render can never land
+  // over a newer one (two fetches in flight may finish out of order). One queued re-render covers any number of
+  // requests for it.
+  let refreshQueued = false;
+  function refresh() {
+    if (refreshQueued) return;
+    refreshQueued = true;
+    queue = queue.then(async () => {
+      refreshQueued = false;
+      // a re-render of this page, not a page load: the server must not take it as "this browser now shows it"
+      const headers = { Accept: "text/html", "X-Kiosk-Refresh": "1" };
+      const r = await fetch(location.pathname, { headers, cache: "no-store" });
+      swap(await r.text());
+    }).catch((err) => console.error("refresh failed:", err));
   }
 
   // Taps are queued, never dropped: each form post runs after the previous one has been rendered.
-  let queue = Promise.resolve();
   document.addEventListener("submit", (e) => {
     const form = e.target;
     if (!(form instanceof HTMLFormElement) || form.id === "sim-scan") return;
