@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
@@ -52,3 +53,15 @@ class SdNotify:
 
     def stopping(self) -> bool:
         return self.notify("STOPPING=1")
+
+
+class InProcessNotify(SdNotify):
+    """No systemd (the demo, benchmarks): nothing is sent; ``up`` is set when the daemon reports READY."""
+
+    def __init__(self) -> None:
+        super().__init__(env={})
+        self.up = threading.Event()
+
+    def ready(self, status: str = "") -> bool:
+        self.up.set()
+        return super().ready(status)

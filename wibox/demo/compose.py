@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import socket
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from locker import codes
 from locker.config import StationConfig, parse_config
 from locker.daemon import Daemon
 from locker.model import Order, OrderState
-from locker.sdnotify import SdNotify
+from locker.sdnotify import InProcessNotify
 from wibox.build import BuiltStation, build_station
 from wibox.demo.common import DEVICE, MARKER, POLL_S, STAFF, DemoClock, DemoError, listen, poll, wait_for
 from wibox.demo.hub import DemoHub, DemoOrder
@@ -93,18 +92,6 @@ def demo_config(folder: Path, hub_url: str, ui_port: int) -> StationConfig:
     return parse_config("".join(parts))
 
 
-class _Notifier(SdNotify):
-    """No systemd in the demo; READY only tells the demo that the station is up."""
-
-    def __init__(self) -> None:
-        super().__init__(env={})
-        self.up = threading.Event()
-
-    def ready(self, status: str = "") -> bool:
-        self.up.set()
-        return super().ready(status)
-
-
 @dataclass
 class DemoSystem:
     """Hub and station in one asyncio loop. ``ui``: serve the kiosk (with /sim); ``background_sync``: the
@@ -127,7 +114,7 @@ class DemoSystem:
     built: BuiltStation = field(init=False)
     _kiosk_serving: bool = field(init=False, default=False)
     _loop: asyncio.AbstractEventLoop | None = field(init=False, default=None)
-    _notifier: _Notifier = field(init=False, default_factory=_Notifier)
+    _notifier: InProcessNotify = field(init=False, default_factory=InProcessNotify)
 
     # -- start and stop ---------------------------------------------------------------------------------
     def _fresh_folder(self) -> None:
