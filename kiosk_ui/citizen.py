@@ -103,6 +103,11 @@ class Citizens:
             if self._streams[s.id] <= 0:
                 del self._streams[s.id]
 
+    def showing(self, s: CitizenSession) -> bool:
+        """True while a page of this session follows the event stream."""
+        with self._lock:
+            return s.id in self._streams
+
     def _prune(self, now: float, keep: str = "", over_limit: bool = False) -> None:
         """Forget sessions no page shows: idle ones on a fresh start screen after SESSION_IDLE_S; when there are
         more than MAX_SESSIONS, the longest idle of those without an open stream first, whatever their screen."""

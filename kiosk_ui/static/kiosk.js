@@ -102,6 +102,10 @@
   let source = null;
   let reloadEpoch = null;
   let latest = null;
+  // Set when this document starts to leave (a link, a reload, location.assign): from then on the stream is closed
+  // and nothing here navigates. Otherwise the page being left still hears the server record the next page's load
+  // ("page": where that load went) and starts a second navigation to the same place over the first one.
+  let leaving = false;
   // Go where the server says this browser belongs. Not while a form post is in flight: its response (e.g. the staff
   // page after a login) is about to be rendered, and the page it brings may already be where the stream points.
   function follow(data) {
@@ -111,7 +115,7 @@
       return;
     }
     const p = page();
-    if (p === "sim" || busy) return;
+    if (leaving || p === "sim" || busy) return;
     const here = { citizen: "/", staff: "/staff", staff_login: "/staff/login" }[p];
     if (data.page !== here) {
       location.assign(data.page);
@@ -122,6 +126,7 @@
   }
 
   function listen() {
+    if (leaving) return;
     if (source) source.close();
     const es = new EventSource("/events");
     source = es;
@@ -135,6 +140,17 @@
   function heartbeat() {
     fetch("/api/heartbeat", { method: "POST" }).catch((err) => console.warn("heartbeat failed:", err));
   }
+
+  window.addEventListener("beforeunload", () => {
+    leaving = true;
+    if (source) source.close();
+  });
+  // back from the back-forward cache (not used on the kiosk, but a browser may do it): this document shows again
+  window.addEventListener("pageshow", (e) => {
+    if (!e.persisted) return;
+    leaving = false;
+    if (page() !== "sim") listen();
+  });
 
   document.addEventListener("DOMContentLoaded", () => {
     lastWarning = document.body.dataset.warning || "0";

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from locker import codes
 from locker.model import OrderState
@@ -81,3 +82,32 @@ def test_returns_one_compartment_at_a_time(kiosk: Kiosk, page: Page) -> None:
     expect(page.get_by_text("Nichts zurückzunehmen.")).to_be_visible()
     order = st.store.order(c.order_id)
     assert order is not None and order.state == OrderState.RETURNED
+
+
+def test_a_page_being_left_navigates_only_once(kiosk: Kiosk, page: Page) -> None:
+    """The page being left closes its event stream when the navigation starts: the server recording the next
+    page's load ("page": staff_login) must not send the old page there a second time, over the first navigation."""
+    page.goto(kiosk.url + "/")
+    expect(page.locator("h1")).to_have_text("Holen Sie Ihr Dokument ab")
+    s = kiosk.session()
+    wait_until(page, lambda: kiosk.ui.citizens.showing(s), "the start page's event stream opens")
+    navigations: list[str] = []
+    page.on("request", lambda r: navigations.append(r.url) if r.is_navigation_request() else None)
+    held: list[Route] = []
+    page.route("**/staff/login", lambda route: held.append(route) if not held else route.continue_())
+    page.evaluate("() => setTimeout(() => location.assign('/staff/login'))")  # as a link would
+    wait_until(page, lambda: len(held) == 1, "the navigation's request is sent")
+    wait_until(page, lambda: not kiosk.ui.citizens.showing(s), "the page being left closes its event stream")
+    held[0].continue_()
+    expect(page.locator("#badge")).to_be_visible()
+    wait_until(page, lambda: kiosk.ui.citizens.showing(s), "the login page's event stream opens")
+    assert navigations == [kiosk.url + "/staff/login"]
+    expect(page).to_have_url(kiosk.url + "/staff/login")
+
+
+def wait_until(page: Page, done: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
+    """Let Playwright dispatch events (route handlers run then) until ``done()``; generous, it is about order."""
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        assert time.monotonic() < deadline, f"not seen within {timeout_s} s: {what}"
+        page.wait_for_timeout(20)
