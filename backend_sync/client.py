@@ -3,7 +3,7 @@ heartbeats and remote commands, with backoff when the hub is down."""
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
 import logging
 import random
@@ -11,10 +11,9 @@ import secrets
 import shutil
 import threading
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -35,6 +34,19 @@ from locker.ports import Clock
 from locker.store import Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class OnStation(Protocol):
+    """Runs ``fn()`` where the station's flows run and returns its result (``locker.station.Station.execute``)."""
+
+    def __call__(self, fn: Callable[[], T]) -> T: ...
+
+
+def _here(fn: Callable[[], T]) -> T:
+    return fn()
+
+
 MAX_PULLS_PER_SYNC = 20
 
 
@@ -91,12 +103,13 @@ class SyncClient:
         transport: httpx.BaseTransport | None = None,
         settings: ClientSettings | None = None,
         ui: UiControl | None = None,
-        guard: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
+        on_station: OnStation | None = None,
     ) -> None:
-        """``guard`` serialises the client's changes with the station's other callers of the flows (the daemon
-        passes its flows lock); HTTP calls run outside it."""
+        """``on_station(fn)`` runs ``fn()`` where the station's flows run (the daemon passes a call onto its station
+        worker, so the client's changes take their turn with every other caller's); HTTP calls run outside it.
+        Without it, ``fn()`` runs in the caller's thread."""
         p.check_device_id(device_id)
-        self.guard = guard
+        self.on_station: OnStation = on_station or _here
         self.device_id = device_id
         self.keys = keys
         self.flows = flows
@@ -183,8 +196,8 @@ class SyncClient:
                 return
             self._resync_requested = False
             if bundle is not None:
-                with self.guard():
-                    self.receiver.receive(json.dumps(bundle).encode())
+                raw = json.dumps(bundle).encode()
+                self.on_station(functools.partial(self.receiver.receive, raw))
                 report.bundles += 1
                 self.stats.bundles_applied += 1
         log.warning("still bundles to pull after %d pulls; continuing next sync", MAX_PULLS_PER_SYNC)
@@ -265,8 +278,7 @@ class SyncClient:
         see backend_sync/runner.py). Commands left started by an earlier run are answered ``interrupted`` first."""
         done = []
         pinned = self.receiver.pinned()
-        with self.guard():
-            self.runner.settle()
+        self.on_station(self.runner.settle)
         for obj in items:
             try:
                 cmd = verify_command(obj, self.device_id, pinned, self.clock.now())
@@ -274,8 +286,7 @@ class SyncClient:
                 self.stats.commands_refused += 1
                 log.error("refused a remote command: %s", exc)
                 continue
-            with self.guard():
-                executed = self.runner.run(cmd)
+            executed = self.on_station(functools.partial(self.runner.run, cmd))
             if executed:
                 self.stats.commands_executed += 1
                 done.append(cmd.id)

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from firmware_bridge.scanners.hub import ScanHub
+from firmware_bridge.scanners.hub import HubEvent, ScanHub
 from kiosk_ui.citizen import Citizens
 from kiosk_ui.display import sizing
 from kiosk_ui.errors import http_status
@@ -52,6 +52,7 @@ def create_app(
 ) -> FastAPI:
     """The kiosk app. ``pump_doors``: the UI's ticker fetches door events (False when the daemon does it).
     ``station`` lets a caller share the flows lock (e.g. a SimControl built before the app)."""
+    own = station is None  # a station made here is closed with the app; a caller's station is the caller's
     st = station or Station(flows, config, clock)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     ui = KioskUI(
@@ -69,14 +70,27 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        unsubscribe: Callable[[], None] | None = scan_hub.subscribe(ui.on_hub_event) if scan_hub else None
-        task = asyncio.create_task(_ticker(ui, tick_s))
+        loop = asyncio.get_running_loop()
+        scans: asyncio.Queue[HubEvent] = asyncio.Queue()
+
+        def queue_scan(event: HubEvent) -> None:  # in the scanner's thread: hand over, return at once
+            loop.call_soon_threadsafe(scans.put_nowait, event)
+
+        unsubscribe: Callable[[], None] | None = scan_hub.subscribe(queue_scan) if scan_hub else None
+        tasks = [
+            asyncio.create_task(_ticker(ui, tick_s), name="kiosk-ticker"),
+            asyncio.create_task(_scans(ui, scans), name="kiosk-scans"),
+            asyncio.create_task(ui.loop_lag.measure(), name="kiosk-loop-lag"),
+        ]
         try:
             yield
         finally:
-            task.cancel()
             if unsubscribe:
                 unsubscribe()
+            for task in tasks:
+                task.cancel()
+            if own:
+                await asyncio.to_thread(st.close)
 
     app = FastAPI(title="WI-Box kiosk", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.ui = ui
@@ -113,6 +127,7 @@ async def _ticker(ui: KioskUI, tick_s: float) -> None:
                 await _report(ui, ok=False)
             await asyncio.sleep(max(tick_s, TICKER_RETRY_S))
             continue
+        ui.ticker_rounds += 1
         if failing:
             failing = False
             ui.ticker_error = ""
@@ -120,11 +135,21 @@ async def _ticker(ui: KioskUI, tick_s: float) -> None:
         await asyncio.sleep(tick_s)
 
 
+async def _scans(ui: KioskUI, scans: asyncio.Queue[HubEvent]) -> None:
+    """Handles scanner events one at a time, in the order read, off the event loop (a scan may open a door: its
+    flow runs on the station's worker). A failed one is logged and counted; the next one is handled."""
+    while True:
+        event = await scans.get()
+        try:
+            await asyncio.to_thread(ui.on_hub_event, event)
+        except Exception:
+            ui.scan_failures += 1
+            log.exception("scanner event %r not handled", type(event).__name__)
+
+
 async def _report(ui: KioskUI, *, ok: bool) -> None:
     reason = ui.ticker_error
     try:
-        await asyncio.to_thread(
-            ui.station.call, lambda f: f.health.report("kiosk-ui", ok, reason, kind=AlarmKind.SCREEN_FAILED)
-        )
+        await ui.station.run(lambda f: f.health.report("kiosk-ui", ok, reason, kind=AlarmKind.SCREEN_FAILED))
     except LockerError:
         log.exception("the kiosk UI's alarm %s could not be recorded", "clear" if ok else "raise")

@@ -51,6 +51,9 @@ class CitizenSession:
     page: Page = Page.CITIZEN
     staff_badge: str = field(default="", repr=False)  # a badge scanned for the staff login page
     version: int = 0
+    # Held while an action or a scan works on this session (it may wait for a door cycle on the station's worker);
+    # the ticker skips a session that is busy (it is not idle) instead of waiting for it.
+    busy: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def touch(self, now: float) -> None:
         self.last_activity = now
@@ -62,7 +65,8 @@ class CitizenSession:
         keep_version, keep_id = self.version, self.id
         fresh = CitizenSession(keep_id, now)
         for name in fresh.__dataclass_fields__:
-            setattr(self, name, getattr(fresh, name))
+            if name != "busy":
+                setattr(self, name, getattr(fresh, name))
         self.version = keep_version + 1
 
     def is_default(self) -> bool:
@@ -80,7 +84,8 @@ class Citizens:
         self.station = station
         self.sessions: dict[str, CitizenSession] = {}
         self._streams: Counter[str] = Counter()  # session id -> open event streams (a kiosk page that is showing)
-        self._lock = threading.RLock()
+        self._streams_lock = threading.Lock()  # taken on the event loop: never held while anything waits
+        self._lock = threading.RLock()  # the sessions dict; held briefly, never across a call into the station
 
     # -- sessions -------------------------------------------------------------------------------------------
     def get(self, sid: str | None) -> CitizenSession:
@@ -94,24 +99,26 @@ class Citizens:
             return s
 
     def stream_opened(self, s: CitizenSession) -> None:
-        with self._lock:
+        with self._streams_lock:
             self._streams[s.id] += 1
 
     def stream_closed(self, s: CitizenSession) -> None:
-        with self._lock:
+        with self._streams_lock:
             self._streams[s.id] -= 1
             if self._streams[s.id] <= 0:
                 del self._streams[s.id]
 
     def showing(self, s: CitizenSession) -> bool:
         """True while a page of this session follows the event stream."""
-        with self._lock:
+        with self._streams_lock:
             return s.id in self._streams
 
     def _prune(self, now: float, keep: str = "", over_limit: bool = False) -> None:
         """Forget sessions no page shows: idle ones on a fresh start screen after SESSION_IDLE_S; when there are
         more than MAX_SESSIONS, the longest idle of those without an open stream first, whatever their screen."""
-        idle = [x for x in self.sessions.values() if x.id != keep and x.id not in self._streams]
+        with self._streams_lock:
+            streaming = set(self._streams)
+        idle = [x for x in self.sessions.values() if x.id != keep and x.id not in streaming]
         for x in idle:
             if x.is_default() and now - x.last_activity >= SESSION_IDLE_S:
                 del self.sessions[x.id]
@@ -127,7 +134,7 @@ class Citizens:
 
     # -- actions ------------------------------------------------------------------------------------------
     def act(self, s: CitizenSession, action: Action, value: str = "") -> None:
-        with self._lock:
+        with s.busy:
             now = self.station.clock.now()
             s.touch(now)
             if action == Action.MORE_TIME:
@@ -263,10 +270,10 @@ class Citizens:
     # -- scans --------------------------------------------------------------------------------------------
     def scan(self, text: str) -> None:
         """A pickup code read by the scanner, for the active session; a staff badge opens the staff login."""
-        with self._lock:
-            s = self.active()
-            if s is None:
-                return
+        s = self.active()
+        if s is None:
+            return
+        with s.busy:
             now = self.station.clock.now()
             if text.strip().startswith(codes.BADGE_PREFIX + ":"):
                 s.staff_badge = text.strip()
@@ -293,25 +300,34 @@ class Citizens:
         with self._lock:
             now = self.station.clock.now()
             self._prune(now)
-            for s in list(self.sessions.values()):
-                if s.screen in DOOR_SCREENS and s.compartment is not None:
-                    c = self.station.compartment(s.compartment)
-                    if c.state != CompartmentState.OPENING:
-                        self._go(s, Screen.DONE, now)
-                        s.version += 1
-                    continue
-                if s.screen == Screen.DONE:
-                    if now - s.entered_at >= DONE_RESET_S:
-                        s.clear(now)
-                    continue
-                if s.is_default() or s.page != Page.CITIZEN:
-                    continue
-                idle = now - s.last_activity
-                if idle >= timeout_s:
-                    s.clear(now)
-                elif idle >= timeout_s - warning_s and not s.warning:
-                    s.warning = True
-                    s.version += 1
+            sessions = list(self.sessions.values())
+        for s in sessions:
+            if not s.busy.acquire(blocking=False):
+                continue  # an action or a scan is working on it right now: not idle, looked at next round
+            try:
+                self._tick_one(s, now, timeout_s, warning_s)
+            finally:
+                s.busy.release()
+
+    def _tick_one(self, s: CitizenSession, now: float, timeout_s: float, warning_s: float) -> None:
+        if s.screen in DOOR_SCREENS and s.compartment is not None:
+            c = self.station.compartment(s.compartment)  # the screens' read-only connection, not the worker
+            if c.state != CompartmentState.OPENING:
+                self._go(s, Screen.DONE, now)
+                s.version += 1
+            return
+        if s.screen == Screen.DONE:
+            if now - s.entered_at >= DONE_RESET_S:
+                s.clear(now)
+            return
+        if s.is_default() or s.page != Page.CITIZEN:
+            return
+        idle = now - s.last_activity
+        if idle >= timeout_s:
+            s.clear(now)
+        elif idle >= timeout_s - warning_s and not s.warning:
+            s.warning = True
+            s.version += 1
 
     def remaining(self, s: CitizenSession, timeout_s: float) -> int:
         return max(0, int(timeout_s - (self.station.clock.now() - s.last_activity)))

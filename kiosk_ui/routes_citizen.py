@@ -61,9 +61,13 @@ def citizen_router(ui: KioskUI) -> APIRouter:
             action = Action(name)
         except ValueError:
             raise HTTPException(400, "unknown action") from None
+        # flows may pulse a lock and wait for the door (seconds), and the sessions' lock may be held meanwhile:
+        # only the body is read on the event loop
+        return await run_in_threadpool(_act, request, action, value)
+
+    def _act(request: Request, action: Action, value: str) -> Response:
         s = kiosk_session(ui, request)
-        # flows may pulse a lock and wait for the door (seconds): never on the event loop
-        await run_in_threadpool(ui.citizens.act, s, action, value)
+        ui.citizens.act(s, action, value)
         response = RedirectResponse("/", status_code=303)
         set_kiosk_cookie(response, s)
         return response
@@ -112,10 +116,13 @@ def citizen_router(ui: KioskUI) -> APIRouter:
         plugged = (await json_object(request)).get("plugged")
         if not isinstance(plugged, bool):
             raise HTTPException(400, 'expected {"plugged": true|false}')
+        return {"speech": await run_in_threadpool(_headset, plugged)}
+
+    def _headset(plugged: bool) -> bool:
         s = ui.citizens.active()
         if s is not None and s.speech != plugged:
-            await run_in_threadpool(ui.citizens.act, s, Action.SPEECH)
-        return {"speech": bool(s and s.speech)}
+            ui.citizens.act(s, Action.SPEECH)
+        return bool(s and s.speech)
 
     @r.get("/healthz")
     def healthz() -> JSONResponse:
@@ -131,6 +138,8 @@ def citizen_router(ui: KioskUI) -> APIRouter:
             "uptime_s": round(time.monotonic() - ui.started_mono, 3),
             "speech": ui.speaker.available(),
             "out_of_service": ui.station.out_of_service(),
+            "scan_failures": ui.scan_failures,
+            "loop_lag": ui.loop_lag.summary(),  # the event loop's wake-up lag over the last 5 minutes
         }
         return JSONResponse(body, status_code=200 if body["ok"] else 503)
 

@@ -70,10 +70,14 @@ def staff_router(ui: KioskUI) -> APIRouter:  # noqa: PLR0915 (one closure per ro
     @r.post("/login")
     async def login(request: Request) -> Response:
         data = await form(request)
+        # argon2id and the flows run on the station's worker: only the body is read on the event loop
+        return await run_in_threadpool(_login, request, data)
+
+    def _login(request: Request, data: dict[str, str]) -> Response:
         s = kiosk_session(ui, request)
         try:
-            session = await run_in_threadpool(  # argon2id: off the event loop
-                ui.staff.login, data.get("badge", ""), data.get("pin", ""), s.lang, request.cookies.get(STAFF_COOKIE)
+            session = ui.staff.login(
+                data.get("badge", ""), data.get("pin", ""), s.lang, request.cookies.get(STAFF_COOKIE)
             )
         except LockerError as exc:
             key = "staff.wrong" if not isinstance(exc, SessionError) else "staff.refused"
@@ -103,16 +107,20 @@ def staff_router(ui: KioskUI) -> APIRouter:  # noqa: PLR0915 (one closure per ro
 
     @r.post("/act")
     async def act(request: Request) -> Response:
-        view = require(request)
         data = await form(request)
         name, _sep, data["v"] = data.get("op", "").partition(":")
         try:
             action = StaffAction(name)
         except ValueError:
             raise HTTPException(400, "unknown action") from None
+        # may open a door and wait for it; every step asks the station's worker: off the event loop
+        return await run_in_threadpool(_act, request, action, data)
+
+    def _act(request: Request, action: StaffAction, data: dict[str, str]) -> Response:
+        view = require(request)
         status = 200
         try:
-            await run_in_threadpool(_do, ui, view, action, data)  # may open a door: off the event loop
+            _do(ui, view, action, data)
         except LockerError as exc:
             status = ui.staff.refused(view, exc)
         except ValueError as exc:

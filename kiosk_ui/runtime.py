@@ -13,9 +13,11 @@ from firmware_bridge.scanners.hub import HubEvent, ScanHub, StatusChange
 from kiosk_ui.citizen import Citizens
 from kiosk_ui.display import Sizing
 from kiosk_ui.i18n import Catalogs
+from kiosk_ui.loop_lag import LoopLag
 from kiosk_ui.sim import SimControl
 from kiosk_ui.speech import Speaker
 from kiosk_ui.staff_desk import StaffDesk
+from locker.flows import Flows
 from locker.ports import Scan
 from locker.station import Station
 
@@ -62,6 +64,9 @@ class KioskUI:
     started_mono: float = field(default_factory=time.monotonic)
     ticker_error: str = ""  # the last failed round's error while the ticker is failing; "" when it runs
     ticker_failures: int = 0
+    ticker_rounds: int = 0  # good rounds since start: it grows while the ticker is alive
+    scan_failures: int = 0  # scanner events whose handling raised (logged; the next one is handled)
+    loop_lag: LoopLag = field(default_factory=LoopLag)
     reload_epoch: int = 0  # bumped by a remote "reload UI" command; pages reload when it changes
 
     # -- what remote commands may ask of the screen (backend_sync.client.UiControl) ------------------------
@@ -84,17 +89,21 @@ class KioskUI:
     def tick(self) -> None:
         """One round of the background ticker: door events (when the UI pumps them), timers, screens."""
         if self.pump_doors:
-            with self.station.locked() as flows:
-                flows.doors.pump(0)
-                flows.doors.check_timers()
+            self.station.call(_pump_doors)
         self.citizens.tick(self.timeout_s, self.warning_s)
         self.staff.tick()
 
     def on_hub_event(self, event: HubEvent) -> None:
-        """Scanner thread callback: order labels go to staff loading, everything else to the citizen side."""
+        """One scanner event, taken from the app's scan queue (never in the scanner's own thread): order labels go
+        to staff loading, everything else to the citizen side."""
         if isinstance(event, Scan):
             if not self.staff.scan(event.text):
                 self.citizens.scan(event.text)
         elif isinstance(event, StatusChange):
             for s in list(self.citizens.sessions.values()):
                 s.version += 1
+
+
+def _pump_doors(flows: Flows) -> None:
+    flows.doors.pump(0)
+    flows.doors.check_timers()

@@ -44,7 +44,7 @@ class MemorySim:
         out = []
         for c in self.station.compartments():
             d = self.bank.doors[c.number]
-            order = self.station.flows.ctx.store.order(c.order_id) if c.order_id else None
+            order = self.station.reads.order(c.order_id) if c.order_id else None
             out.append(
                 SimCompartment(
                     c.number,

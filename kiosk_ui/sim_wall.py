@@ -45,7 +45,7 @@ class WallSim:
         out = []
         for c in self.station.compartments():
             v = self.hardware.view(c.number)
-            order = self.station.flows.ctx.store.order(c.order_id) if c.order_id else None
+            order = self.station.reads.order(c.order_id) if c.order_id else None
             out.append(
                 SimCompartment(
                     c.number,

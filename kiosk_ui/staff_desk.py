@@ -10,6 +10,7 @@ from kiosk_ui.errors import http_status
 from kiosk_ui.screens import StaffScreen
 from locker import codes
 from locker.errors import LockerError, SessionError
+from locker.flows import Flows
 from locker.model import CompartmentState
 from locker.staff import StaffSession
 from locker.station import Station
@@ -44,22 +45,29 @@ class StaffDesk:
     # -- login --------------------------------------------------------------------------------------------
     def login(self, badge: str, pin: str, lang: str, existing: str | None) -> StaffSession:
         """Authenticate; a live session in ``existing`` gets this person as its second member (four-eyes)."""
-        with self.station.locked() as flows:
+
+        def enter(flows: Flows) -> tuple[StaffSession, bool]:
             who = flows.staff.authenticate(badge.strip(), pin.strip())
             if existing and self.is_live(existing):
-                return flows.staff.add_second(existing, who)
-            session = flows.staff.open_session(who)
+                return flows.staff.add_second(existing, who), False
+            return flows.staff.open_session(who), True
+
+        session, new = self.station.call(enter)
+        if not new:
+            return session
         with self._lock:
             self.views[session.id] = StaffView(session.id, lang, last_activity=self.station.clock.now())
         return session
 
     def is_live(self, sid: str) -> bool:
-        with self.station.locked() as flows:
+        def live(flows: Flows) -> bool:
             try:
                 flows.staff.require(sid)
             except SessionError:
                 return False
             return True
+
+        return self.station.call(live)
 
     def session(self, sid: str) -> StaffSession:
         """The live staff session (SessionError when missing or timed out)."""
@@ -129,15 +137,14 @@ class StaffDesk:
         t = text.strip()
         if not t.startswith(codes.LABEL_PREFIX + ":"):
             return False
-        with self._lock:
-            v = self.active()
-            if v is None or v.screen != StaffScreen.LOAD:
-                return False
-            try:
-                self.label(v, t)
-            except LockerError as exc:
-                self.refused(v, exc)
-            return True
+        v = self.active()
+        if v is None or v.screen != StaffScreen.LOAD:
+            return False
+        try:  # not under the views' lock: the label opens a door and waits for it on the station's worker
+            self.label(v, t)
+        except LockerError as exc:
+            self.refused(v, exc)
+        return True
 
     def tick(self) -> None:
         """Follow watched doors: when the door cycle is over, say so."""

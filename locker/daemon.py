@@ -71,6 +71,7 @@ class Daemon:
     database: Database = field(init=False)
     store: Store = field(init=False)
     flows: Flows = field(init=False)
+    reader: Database = field(init=False)
     station: Station = field(init=False)
     bank: RunningBank = field(init=False)
     services: list[Service] = field(init=False, default_factory=list)
@@ -91,7 +92,8 @@ class Daemon:
         self.bank = self.bank_factory(self.config, self.clock)
         self.bank.start()  # drives every lock output to its safe state first
         self.flows = Flows(self.store, self.bank, self.clock, self.config, floor=self.clock)
-        self.station = Station(self.flows, self.config, self.clock)
+        self.reader = self.database.reader()  # the screens' own read-only connection
+        self.station = Station(self.flows, self.config, self.clock, reads=Store(self.reader, self.clock))
         recovered = self.station.call(lambda f: f.recovery.run())
         for r in recovered:
             log.warning("recovery: compartment %s: %s", r.compartment, r.action)
@@ -150,11 +152,15 @@ class Daemon:
                 await t
         for service in reversed(self.services):
             await asyncio.to_thread(service.stop)
-        if hasattr(self, "bank"):
+        if hasattr(self, "station"):
             # A clean stop records every door change that already happened before the bank goes away.
             await asyncio.to_thread(self._drain_events, 0.3)
+            await asyncio.to_thread(self.station.close)  # the jobs already queued finish first
+        if hasattr(self, "bank"):
             await asyncio.to_thread(self.bank.close)  # stops the pollers and drives every output safe
         if hasattr(self, "database"):
+            if hasattr(self, "reader") and self.reader is not self.database:
+                await asyncio.to_thread(self.reader.close)
             await asyncio.to_thread(self.database.close)
         log.info("station %s stopped", self.config.station_id)
 
@@ -189,11 +195,11 @@ class Daemon:
         last_expiry = last_check = time.monotonic()
         while True:
             await asyncio.sleep(TIMER_PERIOD_S)
-            await asyncio.to_thread(self.station.call, lambda f: f.doors.check_timers())
+            await self.station.run(lambda f: f.doors.check_timers())
             now = time.monotonic()
             if now - last_expiry >= EXPIRY_PERIOD_S:
                 last_expiry = now
-                await asyncio.to_thread(self.station.call, lambda f: f.orders.expire_due())
+                await self.station.run(lambda f: f.orders.expire_due())
             if now - last_check >= INTEGRITY_PERIOD_S:
                 last_check = now
                 report = await asyncio.to_thread(self.database.integrity_check)

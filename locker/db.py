@@ -19,12 +19,18 @@ BUSY_TIMEOUT_MS = 5000
 class Database:
     """One connection used by one writer at a time (writes in BEGIN IMMEDIATE), WAL with synchronous=FULL."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
+        self.read_only = read_only
         try:
-            if str(path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            if read_only:  # the file must exist (the writer made it); WAL lets this read beside the writer
+                conn = sqlite3.connect(
+                    f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+                )
+            else:
+                if str(path) != ":memory:":
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from exc
         self.db = sqlite_utils.Database(conn)
@@ -33,13 +39,23 @@ class Database:
         self._depth = 0
         try:
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            if str(path) != ":memory:":
-                self.db.enable_wal()
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
+            if read_only:
+                conn.execute("PRAGMA query_only=ON")
+            else:
+                if str(path) != ":memory:":
+                    self.db.enable_wal()
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(f"cannot use database {path}: {exc}") from exc
+
+    def reader(self) -> Database:
+        """A second, read-only connection to the same file (screens read there while the worker writes);
+        an in-memory database has no second connection and answers itself."""
+        if str(self.path) == ":memory:" or self.read_only:
+            return self
+        return Database(self.path, read_only=True)
 
     def close(self) -> None:
         with self._lock:
@@ -48,6 +64,8 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction: BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        if self.read_only:
+            raise StoreError(f"database {self.path}: this connection is read-only")
         with self._lock:
             if self._depth:
                 raise StoreError("nested write transaction")

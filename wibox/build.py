@@ -125,7 +125,7 @@ def _sync_service(d: Daemon, screen: Any, built: BuiltStation, settings: ClientS
         d.store,
         d.clock,
         settings=settings or ClientSettings(poll_interval_s=float(sync.poll_s)),
-        guard=d.station.locked,
+        on_station=d.station.execute,
         ui=screen,
     )
 

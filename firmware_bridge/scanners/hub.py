@@ -50,12 +50,15 @@ class ScanHub:
 
     Scanners call ``publish``/``publish_status`` from their own threads. Consumers either subscribe a callback
     (called in the scanner's thread; an asyncio daemon wraps it with ``loop.call_soon_threadsafe``) or pull
-    with ``get``. The pull queue is bounded: when nobody pulls, the oldest events are dropped and counted.
+    with ``get``. Events are queued for pulling while nobody subscribes, or always with ``pull=True`` (a station
+    whose UI subscribes keeps no queue nobody reads). The pull queue is bounded: when nobody pulls, the oldest
+    events are dropped and counted.
     """
 
-    def __init__(self, max_queued: int = 64) -> None:
+    def __init__(self, max_queued: int = 64, *, pull: bool = False) -> None:
         if max_queued < 1:
             raise ValueError("max_queued must be at least 1")
+        self._pull = pull
         self._cond = threading.Condition()
         self._queue: collections.deque[HubEvent] = collections.deque()
         self._max_queued = max_queued
@@ -94,13 +97,14 @@ class ScanHub:
 
     def _dispatch(self, event: HubEvent) -> None:
         with self._cond:
-            if len(self._queue) >= self._max_queued:
-                self._queue.popleft()
-                self.dropped += 1
-                log.warning("scan hub queue full: dropped the oldest event (%d dropped so far)", self.dropped)
-            self._queue.append(event)
             subscribers = list(self._subscribers)
-            self._cond.notify_all()
+            if self._pull or not subscribers:
+                if len(self._queue) >= self._max_queued:
+                    self._queue.popleft()
+                    self.dropped += 1
+                    log.warning("scan hub queue full: dropped the oldest event (%d dropped so far)", self.dropped)
+                self._queue.append(event)
+                self._cond.notify_all()
         for callback in subscribers:
             try:
                 callback(event)

@@ -22,7 +22,7 @@ class FakeClock:
 
 
 def test_all_sources_feed_one_stream_in_order() -> None:
-    hub = ScanHub()
+    hub = ScanHub(pull=True)
     seen: list[HubEvent] = []
     hub.subscribe(seen.append)
     events: list[HubEvent] = [
@@ -116,3 +116,14 @@ def test_backoff_doubles_to_the_cap_and_resets() -> None:
     assert backoff.next_delay() == 0.5
     with pytest.raises(ValueError, match="backoff"):
         Backoff(0, 1)
+
+
+def test_a_subscribed_hub_keeps_no_pull_queue() -> None:
+    """A station's UI subscribes and nobody pulls: events are not piled up (and not reported dropped)."""
+    hub = ScanHub(max_queued=2)
+    seen: list[HubEvent] = []
+    hub.subscribe(seen.append)
+    for text in "ABCDE":
+        hub.publish(Scan(text, ScanSource.SIMULATOR, 0.0))
+    assert [e.text for e in seen if isinstance(e, Scan)] == list("ABCDE")
+    assert hub.dropped == 0 and hub.get(timeout=0) is None

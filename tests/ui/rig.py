@@ -56,6 +56,11 @@ class Kiosk:
         ui: KioskUI = self.app.state.ui
         return ui
 
+    def close(self) -> None:
+        """Stop the UI station's worker, then close the database."""
+        self.ui.station.close()
+        self.station.database.close()
+
     def session(self) -> CitizenSession:
         """The newest citizen session of this kiosk (the browser context opened last)."""
         return list(self.ui.citizens.sessions.values())[-1]
@@ -100,4 +105,4 @@ def serve(kiosk: Kiosk) -> Iterator[Kiosk]:
         server.should_exit = True
         thread.join(10)
         sock.close()
-        kiosk.station.database.close()
+        kiosk.close()

@@ -34,7 +34,7 @@ from tests.ui.rig import Kiosk, build
 def kiosk(tmp_path: Path) -> Iterator[Kiosk]:
     k = build(tmp_path)
     yield k
-    k.station.database.close()
+    k.close()
 
 
 @pytest.fixture
@@ -138,7 +138,7 @@ def test_staff_four_eyes_is_403_until_the_second_person(tmp_path: Path) -> None:
         client.post("/staff/login", data={"badge": ben.payload, "pin": "246810"})
         assert client.get("/staff/api/state").json()["staff"] == ["ANNA-01", "BEN-02"]
         assert client.post("/staff/act", data={"op": "label:", "label": label}).status_code == 200
-    k.station.database.close()
+    k.close()
 
 
 def test_heartbeat_is_recorded_and_exposed(client: TestClient, kiosk: Kiosk) -> None:
@@ -189,7 +189,7 @@ def test_no_sim_routes_without_a_sim(tmp_path: Path) -> None:
     app = create_app(k.station.flows, scan_hub=ScanHub(), sim=None, config=k.station.config, clock=k.station.clock)
     with TestClient(app) as client:
         assert client.get("/sim/api/state").status_code == 404
-    k.station.database.close()
+    k.close()
 
 
 def test_out_of_service_when_every_compartment_is_disabled(client: TestClient, kiosk: Kiosk) -> None:

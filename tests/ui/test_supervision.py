@@ -35,7 +35,7 @@ def wait_until(cond: object, what: str) -> None:
 def kiosk(tmp_path: Path) -> Iterator[Kiosk]:
     k = build(tmp_path)
     yield k
-    k.station.database.close()
+    k.close()
 
 
 def screen_alarms(k: Kiosk) -> list[tuple[AlarmKind, int | None, str | None, float]]:
