@@ -31,6 +31,7 @@ import httpx
 
 from firmware_bridge.lockbank import LockBank
 from firmware_bridge.protocols import kerong_cu48
+from firmware_bridge.registry import DRIVERS
 from firmware_bridge.scanners.hub import ScanHub
 from firmware_bridge.sim.station import SimulatedWall
 from firmware_bridge.sim.wall import SimEvent
@@ -61,7 +62,7 @@ def config(folder: Path, port: int) -> StationConfig:
             f'\n[[compartments]]\nnumber = {number}\nbus = "{bus}"\nboard = {board}\nlock = {lock}\nsize = "M"\n'
             f"height_mm = {150 + (lock % 12) * 140}\n"
         )
-    return parse_config("".join(parts))
+    return parse_config("".join(parts), DRIVERS)
 
 
 def door_shown(client: httpx.Client, number: int, is_open: bool) -> float:

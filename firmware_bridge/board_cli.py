@@ -9,39 +9,19 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from types import FrameType
 from typing import Any, TextIO
 
 from firmware_bridge.driver import BoardDriver
 from firmware_bridge.errors import BridgeError
 from firmware_bridge.lockbank import LockMapError, pulse_and_confirm
-from firmware_bridge.registry import DriverOptions, make_driver
-from locker.config import DRIVERS, BusConfig, GpioPinConfig, Polarity
+from firmware_bridge.registry import DRIVERS, DriverOptions, make_driver
+from locker.config import BusConfig, GpioPinConfig, Polarity
 from locker.errors import BadInput, BoardUnavailable
 
 EXIT_OK = 0
 EXIT_NO_ANSWER = 2  # also: bad input, errors
 EXIT_NOT_OPENED = 3
-
-
-@dataclass(frozen=True)
-class DriverDefaults:
-    """Per-driver defaults of the commissioning commands (documented in docs/hardware.md)."""
-
-    baud: int
-    locks: int  # locks per board
-    addresses: range  # scanned when no BOARD is given
-    serial: bool = True  # needs --port
-
-
-DEFAULTS: dict[str, DriverDefaults] = {
-    "kerong-cu16": DriverDefaults(19200, 16, range(0, 16)),
-    "kerong-cu48": DriverDefaults(9600, 48, range(0, 16)),
-    "xor-8a": DriverDefaults(9600, 16, range(1, 33)),
-    "modbus-relay": DriverDefaults(9600, 8, range(1, 17)),
-    "gpio": DriverDefaults(19200, 0, range(0, 1), serial=False),
-}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -113,7 +93,7 @@ def _parse_pins(text: str | None) -> tuple[GpioPinConfig, ...]:
 
 def _addresses(args: argparse.Namespace) -> range:
     if not args.addresses:
-        return DEFAULTS[args.driver].addresses
+        return DRIVERS[args.driver].scan
     try:
         lo, _, hi = args.addresses.partition("-")
         return range(int(lo), int(hi or lo) + 1)
@@ -122,10 +102,10 @@ def _addresses(args: argparse.Namespace) -> range:
 
 
 def bus_from_args(args: argparse.Namespace) -> BusConfig:
-    d = DEFAULTS[args.driver]
+    d = DRIVERS[args.driver]
     if d.serial and not args.port:
         raise BadInput(f"--port is required for --driver {args.driver}")
-    gpio = args.driver == "gpio"
+    gpio = not d.serial
     return BusConfig(
         name="cli",
         driver=args.driver,
@@ -135,7 +115,7 @@ def bus_from_args(args: argparse.Namespace) -> BusConfig:
         pulse_ms=args.pulse_ms,
         gap_ms=args.gap_ms,
         timeout_ms=args.timeout_ms,
-        channels=args.channels or max(d.locks, 1),
+        channels=args.channels or max(d.default_locks, 1),
         relay_active_high=args.relay_active_high if gpio else False,
         pins=_parse_pins(args.pins) if gpio else (),
     )
@@ -210,34 +190,26 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def cmd_sim_board(args: argparse.Namespace) -> int:
-    from firmware_bridge.sim.modbus_sim import ModbusRelaySim
     from firmware_bridge.sim.registry import make_simulator
     from firmware_bridge.sim.wall import Wall
 
-    d = DEFAULTS[args.driver]
+    d = DRIVERS[args.driver]
     if not d.serial:
         raise BadInput("gpio has no serial port to simulate; tests use gpiozero's MockFactory (GpioWallSim)")
-    locks = args.locks or d.locks
-    if not 1 <= args.boards <= len(d.addresses):
-        raise BadInput(f"--boards must be 1..{len(d.addresses)} for {args.driver}")
-    fixed = {"kerong-cu16": 16, "kerong-cu48": 48}.get(args.driver, 48)
+    locks = args.locks or d.default_locks
+    if not 1 <= args.boards <= len(d.scan):
+        raise BadInput(f"--boards must be 1..{len(d.scan)} for {args.driver}")
+    fixed = d.fixed_locks or 48
     if not 1 <= locks <= fixed:
         raise BadInput(f"--locks must be 1..{fixed} for {args.driver}")
     polarity = Polarity(args.polarity)
-    addresses = list(d.addresses)[: args.boards]
+    addresses = tuple(d.scan)[: args.boards]
     wall = Wall(spring_delay_s=args.spring_s)
     bus = BusConfig(name="sim", driver=args.driver, port="sim", baud=args.baud or d.baud, polarity=polarity)
-    port: str
-    sim: Any
-    if args.driver == "modbus-relay":
-        sim = ModbusRelaySim(addresses, channels=locks, polarity=polarity, baud=args.baud, wall=wall, bus="sim")
-        sim.start()
-        port = sim.port
-    else:
-        for a in addresses:
-            wall.add_board("sim", a, locks, item_sensors=args.driver == "kerong-cu16")
-        sim = make_simulator(wall, bus, channels=locks, wire_timing=args.baud is not None)
-        port = sim.start()
+    for a in addresses:
+        wall.add_board("sim", a, locks, item_sensors=d.item_sensors)
+    sim = make_simulator(wall, bus, channels=locks, wire_timing=args.baud is not None, boards=addresses)
+    port = sim.start()
     stop = threading.Event()
 
     def on_signal(_sig: int, _frame: FrameType | None) -> None:

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 
 from firmware_bridge.driver import BoardDriver, BoardStatus
 from firmware_bridge.errors import BridgeError
-from firmware_bridge.modbus_relay import FLASH_UNIT_MS, flash_value
-from firmware_bridge.registry import DriverOptions, make_driver
+from firmware_bridge.registry import DRIVERS, DriverOptions, make_driver
 from firmware_bridge.transport import LinkListener, LinkState
 from locker.config import BusConfig, CompartmentConfig, StationConfig
 from locker.errors import ConfigError, HardwareError
@@ -118,12 +117,8 @@ def pulse_and_confirm(
 
 
 def pulse_hold_s(bus: BusConfig) -> float:
-    """How long after a pulse call returns the lock may still be energised (board-timed pulses run on)."""
-    if bus.driver == "gpio":
-        return 0.0  # the host times the pulse: it has ended when pulse() returns
-    if bus.driver == "modbus-relay":
-        return flash_value(bus.pulse_ms) * FLASH_UNIT_MS / 1000
-    return bus.pulse_ms / 1000
+    """How long after a pulse call returns the lock may still be energised (the driver's spec says)."""
+    return DRIVERS[bus.driver].pulse_hold_s(bus)
 
 
 @dataclass

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from locker import __version__, audit
 from locker.clock import SystemClock
-from locker.config import StationConfig, describe_keys, load_config
+from locker.config import DriverRules, StationConfig, describe_keys, load_config
 from locker.db import Database
 from locker.errors import StoreError
 from locker.migrations import MIGRATIONS, applied, migrate
@@ -26,8 +28,8 @@ def _version(args: argparse.Namespace) -> int:
     return 0
 
 
-def _config_check(args: argparse.Namespace) -> int:
-    cfg = load_config(args.file)
+def _config_check(args: argparse.Namespace, drivers: Mapping[str, DriverRules]) -> int:
+    cfg = load_config(args.file, drivers)
     if args.explain:
         for key, tname, doc in describe_keys():
             print(f"{key:40} {tname:18} {doc}")
@@ -86,8 +88,8 @@ def _db_check(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _staff_add(args: argparse.Namespace) -> int:
-    cfg = load_config(args.config) if args.config else None
+def _staff_add(args: argparse.Namespace, drivers: Mapping[str, DriverRules]) -> int:
+    cfg = load_config(args.config, drivers) if args.config else None
     path = args.database or (cfg.storage.database if cfg else None)
     if not path:
         print("wibox: error: give --database or --config", file=sys.stderr)
@@ -101,7 +103,9 @@ def _staff_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any) -> None:
+def register(sub: Any, drivers: Mapping[str, DriverRules]) -> None:
+    """The core's subcommands; ``drivers`` validates a configuration's buses (the composition root passes the
+    driver registry)."""
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(func=_version)
 
@@ -111,7 +115,7 @@ def register(sub: Any) -> None:
     chk = cfg_sub.add_parser("check", help="validate a configuration file and explain what it sets up")
     chk.add_argument("file", help="station TOML file")
     chk.add_argument("--explain", action="store_true", help="also list every configuration key")
-    chk.set_defaults(func=_config_check)
+    chk.set_defaults(func=functools.partial(_config_check, drivers=drivers))
 
     db = sub.add_parser("db", help="database commands")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION")
@@ -129,4 +133,4 @@ def register(sub: Any) -> None:
     add.add_argument("--role", action="append", choices=ROLES, help="role (repeatable; default loader)")
     add.add_argument("--database", help="database file (default: storage.database of --config)")
     add.add_argument("--config", help="station configuration file")
-    add.set_defaults(func=_staff_add)
+    add.set_defaults(func=functools.partial(_staff_add, drivers=drivers))

@@ -8,9 +8,10 @@ import re
 import tomllib
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from locker.errors import ConfigError
 from locker.model import Size
@@ -21,9 +22,6 @@ class Polarity(enum.StrEnum):
 
     OPEN_HIGH = "open-high"
     OPEN_LOW = "open-low"
-
-
-DRIVERS = ("kerong-cu16", "kerong-cu48", "xor-8a", "modbus-relay", "gpio")
 
 
 def spec(
@@ -52,7 +50,7 @@ class BusConfig:
     """One serial bus (or the GPIO header) with the boards on it."""
 
     name: str = field(metadata=spec("name compartments refer to", pattern=r"^[a-z0-9_-]{1,32}$"))
-    driver: str = field(metadata=spec("lock-board protocol", choices=DRIVERS))
+    driver: str = field(metadata=spec("lock-board driver, a name of the driver registry (docs/hardware.md lists them)"))
     port: str = field(default="", metadata=spec("serial device, e.g. /dev/wibox-bus0 (empty for gpio)"))
     baud: int = field(default=19200, metadata=spec("serial speed in baud", lo=1200, hi=115200))
     polarity: Polarity = field(default=Polarity.OPEN_HIGH, metadata=spec("door-switch polarity"))
@@ -296,46 +294,24 @@ def build_section(cls: type[Any], table: dict[str, Any], prefix: str) -> Any:
     return cls(**kwargs)
 
 
-def _check_gpio(i: int, b: BusConfig) -> None:
-    """gpio buses need their pins (locks 1..n, every pin used once); other drivers must not have any."""
-    if b.driver != "gpio":
-        if b.pins:
-            raise ConfigError(f"buses[{i}].pins: only allowed for driver gpio, not {b.driver}")
-        if b.relay_active_high:
-            raise ConfigError(f"buses[{i}].relay_active_high: only allowed for driver gpio, not {b.driver}")
-        return
-    if not b.pins:
-        raise ConfigError(f"buses[{i}].pins: required for driver gpio (one {{lock, relay, door}} per lock)")
-    locks = sorted(p.lock for p in b.pins)
-    if locks != list(range(1, len(b.pins) + 1)):
-        raise ConfigError(f"buses[{i}].pins: locks must be numbered 1..{len(b.pins)} once each, got {locks}")
-    seen: set[int] = set()
-    for j, p in enumerate(b.pins):
-        for what, pin in (("relay", p.relay), ("door", p.door)):
-            if pin in seen:
-                raise ConfigError(f"buses[{i}].pins[{j}].{what}: BCM pin {pin} is used twice")
-            seen.add(pin)
+class DriverRules(Protocol):
+    """What the configuration checks for a bus's driver (``firmware_bridge.registry.DriverSpec`` implements it;
+    the core knows no driver by name). ``where`` is the key to name in the error, e.g. ``buses[0]``."""
+
+    def check_bus(self, where: str, bus: BusConfig) -> None: ...
+
+    def check_compartment(self, where: str, c: CompartmentConfig, bus: BusConfig) -> None: ...
 
 
-def _check_channel(i: int, c: CompartmentConfig, b: BusConfig) -> None:
-    """A compartment's lock must exist on its bus where the configuration says how many there are."""
-    if b.driver == "gpio":
-        if c.board != 0:
-            raise ConfigError(f"compartments[{i}].board: a gpio bus has only board 0, not {c.board}")
-        if c.lock > len(b.pins):
-            raise ConfigError(f"compartments[{i}].lock: bus {b.name} has pins for locks 1..{len(b.pins)} only")
-    elif b.driver in ("xor-8a", "modbus-relay") and c.lock > b.channels:
-        raise ConfigError(f"compartments[{i}].lock: bus {b.name} has {b.channels} channels per board")
-
-
-def _cross_check(cfg: StationConfig) -> None:
+def _cross_check(cfg: StationConfig, drivers: Mapping[str, DriverRules]) -> None:
     names = [b.name for b in cfg.buses]
     for i, b in enumerate(cfg.buses):
         if names.count(b.name) > 1:
             raise ConfigError(f"buses[{i}].name: {b.name!r} is used twice")
-        if b.driver != "gpio" and not b.port:
-            raise ConfigError(f"buses[{i}].port: required for driver {b.driver}")
-        _check_gpio(i, b)
+        rules = drivers.get(b.driver)
+        if rules is None:
+            raise ConfigError(f"buses[{i}].driver: {b.driver!r} is not one of {', '.join(drivers)}")
+        rules.check_bus(f"buses[{i}]", b)
     if not cfg.compartments:
         raise ConfigError("compartments: at least one compartment is required")
     seen_numbers: set[int] = set()
@@ -346,7 +322,8 @@ def _cross_check(cfg: StationConfig) -> None:
         seen_numbers.add(c.number)
         if c.bus not in names:
             raise ConfigError(f"compartments[{i}].bus: no bus named {c.bus!r}")
-        _check_channel(i, c, cfg.buses[names.index(c.bus)])
+        bus = cfg.buses[names.index(c.bus)]
+        drivers[bus.driver].check_compartment(f"compartments[{i}]", c, bus)
         chan = (c.bus, c.board, c.lock)
         if chan in seen_channels:
             raise ConfigError(f"compartments[{i}].lock: bus {c.bus} board {c.board} lock {c.lock} is used twice")
@@ -357,25 +334,26 @@ def _cross_check(cfg: StationConfig) -> None:
         raise ConfigError("display.idle_warning_s: must be shorter than display.idle_timeout_s")
 
 
-def parse_config(text: str) -> StationConfig:
-    """Parse and validate TOML text; raises ConfigError naming the offending key."""
+def parse_config(text: str, drivers: Mapping[str, DriverRules]) -> StationConfig:
+    """Parse and validate TOML text against the available ``drivers`` (``firmware_bridge.registry.DRIVERS``);
+    raises ConfigError naming the offending key."""
     try:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}") from exc
     cfg: StationConfig = build_section(StationConfig, table, "")
-    _cross_check(cfg)
+    _cross_check(cfg, drivers)
     return cfg
 
 
-def load_config(path: str | Path) -> StationConfig:
-    """Read and validate a configuration file."""
+def load_config(path: str | Path, drivers: Mapping[str, DriverRules]) -> StationConfig:
+    """Read and validate a configuration file (see ``parse_config``)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read {p}: {exc.strerror}") from exc
-    return parse_config(text)
+    return parse_config(text, drivers)
 
 
 def describe_keys(cls: type[Any] = StationConfig, prefix: str = "") -> list[tuple[str, str, str]]:

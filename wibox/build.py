@@ -14,6 +14,7 @@ from backend_sync.client import ClientSettings, SyncClient
 from backend_sync.keys import KeyStore
 from backend_sync.service import SyncService
 from firmware_bridge.lockbank import LockBank as BoardLockBank
+from firmware_bridge.registry import DRIVERS
 from firmware_bridge.scanners.hub import ScanHub, StatusChange
 from kiosk_ui.app import create_app
 from locker.clock import SystemClock
@@ -144,5 +145,5 @@ def _sync_service(d: Daemon, screen: Any, built: BuiltStation, settings: ClientS
 def main(config_path: str) -> int:
     """`wibox run --config FILE`."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    config = load_config(config_path)
+    config = load_config(config_path, DRIVERS)
     return asyncio.run(build_station(config).daemon.run())

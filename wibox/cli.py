@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,10 +19,12 @@ def _registrars() -> list[Registrar]:
     # The composition root: each package contributes its own subcommands; running the station is this package's.
     from backend_sync.hub import cli as hub_cli
     from firmware_bridge import board_cli
+    from firmware_bridge.registry import DRIVERS
     from firmware_bridge.scanners import cli as scanner_cli
     from locker import cli_core
 
-    return [cli_core.register, _register, scanner_cli.register, board_cli.register, hub_cli.register]
+    core = functools.partial(cli_core.register, drivers=DRIVERS)
+    return [core, _register, scanner_cli.register, board_cli.register, hub_cli.register]
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -34,7 +37,7 @@ def _demo(args: argparse.Namespace) -> int:
     from wibox import demo  # the demo wires simulators and the hub: imported only when asked for
 
     codes_file = Path(args.codes_file) if args.codes_file else None
-    return demo.main(Path(args.data), args.scenario, codes_file, args.kiosk_port, args.hub_port)
+    return demo.main(Path(args.data), args.scenario, codes_file, args.kiosk_port, args.hub_port, boards=args.boards)
 
 
 def _register(sub: Any) -> None:
@@ -48,6 +51,13 @@ def _register(sub: Any) -> None:
     dm.add_argument("--codes-file", help="also write the stored demo orders and their codes as JSON to this file")
     dm.add_argument("--kiosk-port", type=int, default=8080, help="port of the kiosk UI on 127.0.0.1 (default 8080)")
     dm.add_argument("--hub-port", type=int, default=8090, help="port of the hub on 127.0.0.1 (default 8090)")
+    dm.add_argument(
+        "--boards",
+        choices=("serial", "modbus", "gpio", "mixed"),
+        default="serial",
+        help="the simulated wall: serial (Kerong CU16 + 8A/80, default), modbus (two Modbus relay boards), "
+        "gpio (12 locks on the Pi header), mixed (a Modbus relay board and the Pi header)",
+    )
     dm.set_defaults(func=_demo)
 
 

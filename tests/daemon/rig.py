@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from firmware_bridge.memory_bank import MemoryLockBank
+from firmware_bridge.registry import DRIVERS
 from firmware_bridge.sim.station import SimulatedWall
 from locker import codes
 from locker.clock import SystemClock
@@ -276,7 +277,7 @@ def build_station(
     d.mkdir(parents=True, exist_ok=True)
     db, port = d / "wibox.db", free_port()
     base = parse_config(
-        station_toml(db, port, ("sim", "sim"), compartments=compartments, unlock_confirm_s=unlock_confirm_s)
+        station_toml(db, port, ("sim", "sim"), compartments=compartments, unlock_confirm_s=unlock_confirm_s), DRIVERS
     )
     hw = SimulatedWall(base, spring_delay_s=spring_delay_s, wire_timing=wire_timing)
     started = hw.start()
@@ -294,7 +295,7 @@ def build_station(
     )
     path.write_text(text)
     notify = NotifySocket(d / "notify.sock")
-    return Station(d, path, load_config(path), hw, scanner, notify)
+    return Station(d, path, load_config(path, DRIVERS), hw, scanner, notify)
 
 
 @dataclass(frozen=True)

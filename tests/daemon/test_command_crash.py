@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from backend_sync.commands import RESULT_EVENT, Command, CommandKind
+from firmware_bridge.registry import DRIVERS
 from firmware_bridge.sim.wall import SimEvent
 from locker.config import load_config
 from tests.daemon.fake_hub import FakeHub
@@ -83,7 +84,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     st = build_station(tmp_path / "station", compartments=4, spring_delay_s=HELD_S, unlock_confirm_s=30.0)
     with st.config_path.open("a") as f:  # the rig's station, connected to the hub
         f.write(f'\n[sync]\nhub_url = "{hub.url}"\nkey_dir = "{tmp_path / "keys"}"\npoll_s = 5\n')
-    st.config = load_config(st.config_path)
+    st.config = load_config(st.config_path, DRIVERS)
     clock = JumpingClock()
     st.hw.wall.clock = clock.now
     w = World(st, hub, clock)

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from firmware_bridge.memory_bank import MemoryLockBank
+from firmware_bridge.registry import DRIVERS
 from firmware_bridge.sim.station import SimulatedWall
 from locker.clock import SystemClock
 from locker.config import StationConfig, load_config
@@ -84,14 +85,14 @@ def wall_config(tmp_path: Path) -> Iterator[tuple[Path, SimulatedWall]]:
 def load_config_text(text: str) -> StationConfig:
     from locker.config import parse_config
 
-    return parse_config(text)
+    return parse_config(text, DRIVERS)
 
 
 def test_wibox_run_ready_watchdog_ui_and_clean_stop(
     wall_config: tuple[Path, SimulatedWall], notify: NotifySocket
 ) -> None:
     path, hw = wall_config
-    cfg = load_config(path)
+    cfg = load_config(path, DRIVERS)
     env = {**os.environ, "NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "300000"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "wibox", "run", "--config", str(path)],

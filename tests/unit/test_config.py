@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from firmware_bridge.registry import DRIVERS
 from locker.config import Polarity, load_config, parse_config
 from locker.errors import ConfigError
 from locker.model import Size
@@ -29,7 +30,7 @@ height_mm = 900
 
 
 def test_example_parses() -> None:
-    cfg = load_config(EXAMPLE)
+    cfg = load_config(EXAMPLE, DRIVERS)
     assert cfg.station_id == "wi-rathaus-1"
     assert len(cfg.compartments) == 12
     assert cfg.buses[1].polarity == Polarity.OPEN_LOW
@@ -38,7 +39,7 @@ def test_example_parses() -> None:
 
 
 def test_defaults() -> None:
-    cfg = parse_config(MINIMAL)
+    cfg = parse_config(MINIMAL, DRIVERS)
     assert cfg.timing.pickup_window_days == 7
     assert cfg.policy.pin_length == 6
     assert cfg.buses[0].baud == 19200
@@ -60,19 +61,21 @@ def test_defaults() -> None:
         (MINIMAL.replace("height_mm = 900", "height_mm = -5"), "compartments[0].height_mm"),
         (MINIMAL.replace('bus = "bus0"', 'bus = "bus9"'), "compartments[0].bus"),
         (MINIMAL.replace('port = "/dev/ttyUSB0"\n', ""), "buses[0].port"),
+        (MINIMAL.replace("lock = 1", "lock = 17"), "compartments[0].lock"),  # a Kerong CU16 has 16 locks
+        (MINIMAL + "\n[[buses.pins]]\nlock = 1\nrelay = 5\ndoor = 17\n", "buses[0].pins"),  # pins: gpio only
         (MINIMAL + MINIMAL[MINIMAL.index("[[compartments]]") :], "compartments[1].number"),
         ("station_id = ", "not valid TOML"),
     ],
 )
 def test_errors_name_the_key(edit: str, key: str) -> None:
     with pytest.raises(ConfigError) as err:
-        parse_config(edit)
+        parse_config(edit, DRIVERS)
     assert key in str(err.value)
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
-        load_config(tmp_path / "nope.toml")
+        load_config(tmp_path / "nope.toml", DRIVERS)
 
 
 def test_cli_config_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

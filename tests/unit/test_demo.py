@@ -120,3 +120,12 @@ def test_interactive_demo_over_http(tmp_path: Path) -> None:
     assert rc == 0, output[-3000:]
     assert output.rstrip().endswith("demo stopped"), output[-3000:]
     assert "Traceback" not in output, output[-3000:]
+
+
+def test_the_demo_cli_offers_every_wall() -> None:
+    from wibox.cli import build_parser
+    from wibox.demo.compose import BOARDS
+
+    demo = build_parser()._subparsers._group_actions[0].choices["demo"]  # type: ignore[union-attr]
+    boards = next(a for a in demo._actions if a.dest == "boards")
+    assert tuple(boards.choices) == tuple(BOARDS)

@@ -12,6 +12,7 @@ from typing import Any
 from backend_sync.client import ClientSettings, SyncClient
 from backend_sync.service import SyncService
 from firmware_bridge.lockbank import LockBank
+from firmware_bridge.registry import DRIVERS
 from firmware_bridge.scanners.hub import ScanHub
 from firmware_bridge.sim.station import SimulatedWall
 from kiosk_ui.sim_wall import WallSim
@@ -50,28 +51,35 @@ hub_url = "{hub_url}"
 key_dir = "{key_dir}"
 poll_s = 5
 
-[[buses]]
-name = "bus0"
-driver = "kerong-cu16"
-port = "simulated"
-baud = 19200
-channels = 16
-
-[[buses]]
-name = "bus1"
-driver = "xor-8a"
-port = "simulated"
-baud = 9600
-polarity = "open-low"
-channels = 8
 """
 
 _SIZES = "SSMMLL"
 _HEIGHTS = (1650, 1350, 1050, 750, 450, 150)
 
+# The buses a demo wall can have; each column of six compartments sits on one (bus name, board address).
+_BUSES = {
+    "bus0": 'name = "bus0"\ndriver = "kerong-cu16"\nport = "simulated"\nbaud = 19200\nchannels = 16\n',
+    "bus1": 'name = "bus1"\ndriver = "xor-8a"\nport = "simulated"\nbaud = 9600\npolarity = "open-low"\nchannels = 8\n',
+    "mb0": 'name = "mb0"\ndriver = "modbus-relay"\nport = "simulated"\nbaud = 9600\nchannels = 8\n',
+    "gpio": 'name = "gpio"\ndriver = "gpio"\n',
+}
+# BCM pins of the gpio bus's locks 1..12: (relay, door), every pin once
+_GPIO_PINS = tuple(
+    zip((5, 6, 13, 19, 26, 21, 20, 16, 12, 7, 8, 11), (17, 27, 22, 23, 24, 25, 18, 15, 14, 4, 3, 2), strict=True)
+)
+BOARDS: dict[str, tuple[tuple[str, int], tuple[str, int]]] = {
+    "serial": (("bus0", 0), ("bus1", 1)),  # a Kerong CU16 and an 8A/80 board, each on its own RS485 bus
+    "modbus": (("mb0", 1), ("mb0", 2)),  # two Modbus RTU relay boards (unit ids 1 and 2) on one bus
+    "gpio": (("gpio", 0), ("gpio", 0)),  # twelve locks on relay HAT outputs and reed switches at the Pi header
+    "mixed": (("mb0", 1), ("gpio", 0)),  # one Modbus relay board and six locks on the Pi header
+}
 
-def demo_config(folder: Path, hub_url: str, ui_port: int) -> StationConfig:
-    """Twelve compartments: six on a Kerong CU16 board (address 0), six on an 8A/80 board (address 1)."""
+
+def demo_config(folder: Path, hub_url: str, ui_port: int, boards: str = "serial") -> StationConfig:
+    """Twelve compartments in two columns of six; ``boards`` (a key of ``BOARDS``) says what drives each column."""
+    if boards not in BOARDS:
+        raise DemoError(f"--boards {boards!r}: choose one of {', '.join(BOARDS)}")
+    columns = BOARDS[boards]
     parts = [
         STATION_TOML.format(
             device=DEVICE,
@@ -81,15 +89,24 @@ def demo_config(folder: Path, hub_url: str, ui_port: int) -> StationConfig:
             key_dir=folder / "keys",
         )
     ]
+    gpio_locks = 6 * sum(1 for bus, _board in columns if bus == "gpio")
+    for bus in dict.fromkeys(bus for bus, _board in columns):
+        parts.append("\n[[buses]]\n" + _BUSES[bus])
+        if bus == "gpio":
+            for lock, (relay, door) in enumerate(_GPIO_PINS[:gpio_locks], start=1):
+                parts.append(f"\n[[buses.pins]]\nlock = {lock}\nrelay = {relay}\ndoor = {door}\n")
     n = 0
-    for column, (bus, board) in enumerate((("bus0", 0), ("bus1", 1)), start=1):
+    used: dict[tuple[str, int], int] = {}
+    for column, (bus, board) in enumerate(columns, start=1):
         for i in range(6):
             n += 1
+            lock = used.get((bus, board), 0) + 1
+            used[(bus, board)] = lock
             parts.append(
-                f'\n[[compartments]]\nnumber = {n}\nbus = "{bus}"\nboard = {board}\nlock = {i + 1}\n'
+                f'\n[[compartments]]\nnumber = {n}\nbus = "{bus}"\nboard = {board}\nlock = {lock}\n'
                 f'size = "{_SIZES[i]}"\nheight_mm = {_HEIGHTS[i]}\ncolumn = {column}\nrow = {i + 1}\n'
             )
-    return parse_config("".join(parts))
+    return parse_config("".join(parts), DRIVERS)
 
 
 @dataclass
@@ -101,6 +118,7 @@ class DemoSystem:
     hub_port: int = 8090
     kiosk_port: int = 8080
     ui: bool = True
+    boards: str = "serial"  # a key of BOARDS: what drives the wall's two columns
     background_sync: bool = True
     clock: DemoClock = field(default_factory=DemoClock)
     hub: DemoHub = field(init=False)
@@ -150,14 +168,14 @@ class DemoSystem:
         self.hub_port = self.hub.port
         if kiosk_sock is not None:
             self.kiosk_port = kiosk_sock.getsockname()[1]  # port 0 asked for any free one
-        base = demo_config(self.folder / "kiosk", self.hub.url, self.kiosk_port)
+        base = demo_config(self.folder / "kiosk", self.hub.url, self.kiosk_port, self.boards)
         self.hardware = SimulatedWall(base)
         self.config = self.hardware.start()
         settings = ClientSettings(poll_interval_s=POLL_S, backoff_min_s=0.5, backoff_max_s=5.0, timeout_s=5.0)
         self.built = build_station(
             self.config,
             notifier=self._notifier,
-            bank=lambda cfg, clock: LockBank.open(cfg, clock=clock),
+            bank=lambda cfg, clock: LockBank.open(cfg, clock=clock, options=self.hardware.driver_options()),
             clock=self.clock,
             scan_hub=self.scan_hub,
             sim=lambda d: WallSim(self.hardware, d.station, self.scan_hub),

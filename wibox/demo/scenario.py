@@ -380,8 +380,8 @@ def _line(out: TextIO, ok: bool, name: str, detail: str) -> None:
     print(f"{'ok' if ok else 'FAIL':4} {name:14} {detail}", file=out, flush=True)
 
 
-async def _run(data_dir: Path, out: TextIO, hub_port: int) -> bool:
-    s = DemoSystem(data_dir, hub_port=hub_port, ui=False, background_sync=False)
+async def _run(data_dir: Path, out: TextIO, hub_port: int, boards: str) -> bool:
+    s = DemoSystem(data_dir, hub_port=hub_port, ui=False, background_sync=False, boards=boards)
     ctx = Ctx()
     ok = True
     t0 = time.monotonic()
@@ -391,7 +391,8 @@ async def _run(data_dir: Path, out: TextIO, hub_port: int) -> bool:
         except LockerError as exc:
             _line(out, False, "start", f"{type(exc).__name__}: {exc}")
             return False
-        _line(out, True, "start", f"hub on {s.hub.url}, station {s.config.station_id} on two simulated buses")
+        buses = ", ".join(f"{b.name} ({b.driver})" for b in s.config.buses)
+        _line(out, True, "start", f"hub on {s.hub.url}, station {s.config.station_id} on simulated {buses}")
         for name, step in SCENARIO:
             t = time.monotonic()
             try:
@@ -410,11 +411,11 @@ async def _run(data_dir: Path, out: TextIO, hub_port: int) -> bool:
     return ok
 
 
-def run_scenario(data_dir: Path, out: TextIO, hub_port: int = 0) -> bool:
+def run_scenario(data_dir: Path, out: TextIO, hub_port: int = 0, boards: str = "serial") -> bool:
     """Run the life cycle headless, one line per step; True only if every step behaved. ``hub_port`` 0 picks
-    a free port (nothing but the scenario talks to this hub)."""
+    a free port (nothing but the scenario talks to this hub); ``boards`` names the wall (``compose.BOARDS``)."""
     try:
-        return asyncio.run(_run(data_dir, out, hub_port))
+        return asyncio.run(_run(data_dir, out, hub_port, boards))
     except DemoError as exc:
         _line(out, False, "start", str(exc))
         return False

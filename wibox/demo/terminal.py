@@ -60,7 +60,7 @@ def _qr_ascii(payload: str, out: TextIO) -> None:
 def print_intro(s: DemoSystem, orders: list[DemoOrder], out: TextIO) -> None:
     kiosk = f"http://127.0.0.1:{s.kiosk_port}/"
     hub = f"{s.hub.url}/"
-    buses = ", ".join(f"{b.name} {b.driver} on {b.port}" for b in s.config.buses)
+    buses = ", ".join(f"{b.name} {b.driver} on {b.port or 'the GPIO header'}" for b in s.config.buses)
     lines = [
         "WI-Box demo: hub, kiosk and a simulated locker wall on this machine, no hardware",
         f"  kiosk        {kiosk}",
@@ -99,10 +99,12 @@ def write_codes(path: Path, orders: list[DemoOrder]) -> None:
     tmp.replace(path)  # readers never see half a file
 
 
-async def run_interactive(data_dir: Path, codes_file: Path | None, kiosk_port: int, hub_port: int, out: TextIO) -> int:
+async def run_interactive(
+    data_dir: Path, codes_file: Path | None, kiosk_port: int, hub_port: int, out: TextIO, *, boards: str = "serial"
+) -> int:
     """Start everything, print the codes, run until SIGTERM/SIGINT; then stop the kiosk UI, the station (doors
     to their safe state) and the hub, in that order. Exit 0 after a clean stop."""
-    s = DemoSystem(data_dir, hub_port=hub_port, kiosk_port=kiosk_port, ui=True, background_sync=True)
+    s = DemoSystem(data_dir, hub_port=hub_port, kiosk_port=kiosk_port, ui=True, background_sync=True, boards=boards)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
 
