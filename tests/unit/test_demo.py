@@ -126,6 +126,6 @@ def test_the_demo_cli_offers_every_wall() -> None:
     from wibox.cli import build_parser
     from wibox.demo.compose import BOARDS
 
-    demo = build_parser()._subparsers._group_actions[0].choices["demo"]  # type: ignore[union-attr]
+    demo = build_parser()._subparsers._group_actions[0].choices["demo"]  # type: ignore[union-attr,index]
     boards = next(a for a in demo._actions if a.dest == "boards")
     assert tuple(boards.choices) == tuple(BOARDS)
