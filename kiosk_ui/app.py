@@ -13,7 +13,6 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from firmware_bridge.scanners.hub import HubEvent, ScanHub
 from kiosk_ui.citizen import Citizens
 from kiosk_ui.display import sizing
 from kiosk_ui.errors import http_status
@@ -29,7 +28,7 @@ from locker.config import StationConfig
 from locker.errors import LockerError
 from locker.flows import Flows
 from locker.model import AlarmKind
-from locker.ports import Clock
+from locker.ports import Clock, ScanEvent, ScanFeed
 from locker.station import Station
 
 log = logging.getLogger(__name__)
@@ -41,7 +40,7 @@ PORT = 8080
 def create_app(
     flows: Flows,
     *,
-    scan_hub: ScanHub | None,
+    scan_hub: ScanFeed | None,
     sim: SimControl | None,
     config: StationConfig,
     clock: Clock,
@@ -71,9 +70,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
-        scans: asyncio.Queue[HubEvent] = asyncio.Queue()
+        scans: asyncio.Queue[ScanEvent] = asyncio.Queue()
 
-        def queue_scan(event: HubEvent) -> None:  # in the scanner's thread: hand over, return at once
+        def queue_scan(event: ScanEvent) -> None:  # in the scanner's thread: hand over, return at once
             loop.call_soon_threadsafe(scans.put_nowait, event)
 
         unsubscribe: Callable[[], None] | None = scan_hub.subscribe(queue_scan) if scan_hub else None
@@ -135,7 +134,7 @@ async def _ticker(ui: KioskUI, tick_s: float) -> None:
         await asyncio.sleep(tick_s)
 
 
-async def _scans(ui: KioskUI, scans: asyncio.Queue[HubEvent]) -> None:
+async def _scans(ui: KioskUI, scans: asyncio.Queue[ScanEvent]) -> None:
     """Handles scanner events one at a time, in the order read, off the event loop (a scan may open a door: its
     flow runs on the station's worker). A failed one is logged and counted; the next one is handled."""
     while True:

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 
 from fastapi.templating import Jinja2Templates
 
-from firmware_bridge.scanners.hub import HubEvent, ScanHub, StatusChange
 from kiosk_ui.citizen import Citizens
 from kiosk_ui.display import Sizing
 from kiosk_ui.i18n import Catalogs
@@ -18,7 +17,7 @@ from kiosk_ui.sim import SimControl
 from kiosk_ui.speech import Speaker
 from kiosk_ui.staff_desk import StaffDesk
 from locker.flows import Flows
-from locker.ports import Scan
+from locker.ports import Scan, ScanEvent, ScanFeed, StatusChange
 from locker.station import Station
 
 log = logging.getLogger(__name__)
@@ -57,7 +56,7 @@ class KioskUI:
     sizing: Sizing
     speaker: Speaker
     templates: Jinja2Templates
-    scan_hub: ScanHub | None
+    scan_hub: ScanFeed | None
     sim: SimControl | None
     pump_doors: bool
     heartbeat: Heartbeat = field(default_factory=Heartbeat)
@@ -93,7 +92,7 @@ class KioskUI:
         self.citizens.tick(self.timeout_s, self.warning_s)
         self.staff.tick()
 
-    def on_hub_event(self, event: HubEvent) -> None:
+    def on_hub_event(self, event: ScanEvent) -> None:
         """One scanner event, taken from the app's scan queue (never in the scanner's own thread): order labels go
         to staff loading, everything else to the citizen side."""
         if isinstance(event, Scan):

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 
-@dataclass(frozen=True)
-class SimCompartment:
-    number: int
-    door_open: bool
-    item: bool | None  # None: no item sensor
-    lock_energised: bool
-    jammed: bool
-    compartment_state: str
-    order_state: str | None
+class SimRow(Protocol):
+    """One compartment of the panel: its door, item, lock and states as the JSON ``/sim/api/state`` lists."""
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def as_dict(self) -> dict[str, Any]: ...
 
 
 class SimControl(Protocol):
-    """What the /sim panel does to a simulated station (implemented over a memory lock bank or a wall model)."""
+    """What the /sim panel does to a simulated station. The UI's port: ``firmware_bridge.sim.panel`` implements it
+    (over the memory lock bank, or over the simulated wall), and the composition root passes one in."""
 
     def present_scan(self, text: str) -> None:
         """Hold a code under the scanner."""
@@ -37,4 +30,4 @@ class SimControl(Protocol):
         """Make the lock boards stop answering (or answer again)."""
         ...
 
-    def state(self) -> list[SimCompartment]: ...
+    def state(self) -> Sequence[SimRow]: ...

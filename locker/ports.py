@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -106,3 +106,32 @@ class Scan:
     text: str
     source: ScanSource
     at: float
+
+
+class ScannerState(enum.StrEnum):
+    """Health of one scanner: the UI keeps offering the manual code while the camera is FAILED."""
+
+    OK = "ok"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A scanner went from working to failed or back; ``name`` tells scanners of one source apart."""
+
+    source: ScanSource
+    name: str
+    state: ScannerState
+    at: float
+    reason: str = ""
+
+
+ScanEvent = Scan | StatusChange
+
+
+class ScanFeed(Protocol):
+    """The stream of scans and scanner status changes (``firmware_bridge.scanners.hub.ScanHub`` implements it)."""
+
+    def subscribe(self, callback: Callable[[ScanEvent], None]) -> Callable[[], None]:
+        """Call ``callback`` for every future event (in the scanner's thread); returns the unsubscribe function."""
+        ...

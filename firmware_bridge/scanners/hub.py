@@ -3,37 +3,19 @@
 from __future__ import annotations
 
 import collections
-import enum
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Protocol
 
-from locker.ports import Scan, ScanSource
+from locker.ports import Scan, ScanEvent, ScannerState, StatusChange
+
+__all__ = ["HubEvent", "ScanHub", "ScanSink", "ScannerState", "StatusChange", "Subscriber"]
 
 log = logging.getLogger(__name__)
 
 
-class ScannerState(enum.StrEnum):
-    """Health of one scanner: the UI keeps offering the manual code while the camera is FAILED."""
-
-    OK = "ok"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class StatusChange:
-    """A scanner went from working to failed or back; ``name`` tells scanners of one source apart."""
-
-    source: ScanSource
-    name: str
-    state: ScannerState
-    at: float
-    reason: str = ""
-
-
-HubEvent = Scan | StatusChange
+HubEvent = ScanEvent  # what the hub carries: the core's scan event types (locker.ports)
 Subscriber = Callable[[HubEvent], None]
 
 
