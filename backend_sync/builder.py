@@ -8,8 +8,7 @@ from dataclasses import dataclass
 
 from backend_sync import protocol as p
 from backend_sync.keys import Signer, key_id, load_x25519_public
-from locker.flows.bundle import StaffAccount
-from locker.store import NewOrder
+from locker.model import NewOrder, StaffAccount
 
 
 @dataclass(frozen=True)
@@ -31,25 +30,6 @@ class BuiltBundle:
     manifest_hash: bytes  # the prev_hash of the next bundle once the kiosk reports it applied this one
 
 
-def order_item(o: NewOrder) -> p.OrderItem:
-    return p.OrderItem(
-        id=o.id,
-        pickup_number=o.pickup_number,
-        document_kind=o.document_kind,
-        size=o.size,
-        reachable=o.reachable,
-        return_old_id=o.return_old_id,
-        valid_from=o.valid_from,
-        valid_until=o.valid_until,
-        qr_verifier=o.qr_verifier,
-        pin_verifier=o.pin_verifier,
-    )
-
-
-def staff_item(s: StaffAccount) -> p.StaffItem:
-    return p.StaffItem(s.id, s.badge_hash, s.pin_verifier, tuple(s.roles), s.active)
-
-
 def build_bundle(
     signer: Signer,
     recipient: Recipient,
@@ -57,9 +37,9 @@ def build_bundle(
     seq: int,
     prev_hash: bytes,
     issued_at: int,
-    orders: Sequence[p.OrderItem] = (),
+    orders: Sequence[NewOrder] = (),
     cancellations: Sequence[str] = (),
-    staff: Sequence[p.StaffItem] = (),
+    staff: Sequence[StaffAccount] = (),
     full_sync: bool = False,
     lifetime_s: int = p.DEFAULT_LIFETIME_S,
     hub_keys: Sequence[bytes] | None = None,

@@ -17,7 +17,7 @@ from backend_sync.errors import SchemaError, WrongDeviceError
 from backend_sync.keys import Signer, key_id, raw_public, verify_signature
 from backend_sync.schema import B64, B64Key, B64Sig, Hex32
 from locker import audit
-from locker.model import Size
+from locker.model import NewOrder, StaffAccount
 
 PROTOCOL_VERSION = 1
 # ChaCha20-Poly1305: the Pi 4 has no AES instructions. Base mode, no AAD: context is bound through ``info``.
@@ -129,40 +129,15 @@ class Bundle:
 
 
 @dataclass(frozen=True)
-class OrderItem:
-    """An order as the kiosk needs it: no names, verifiers only."""
-
-    id: str
-    pickup_number: str
-    document_kind: str
-    size: Size
-    reachable: bool
-    return_old_id: bool
-    valid_from: float
-    valid_until: float
-    qr_verifier: Hex32
-    pin_verifier: str
-
-
-@dataclass(frozen=True)
-class StaffItem:
-    id: str
-    badge_hash: Hex32
-    pin_verifier: str
-    roles: tuple[str, ...]
-    active: bool
-
-
-@dataclass(frozen=True)
 class BundlePayload:
-    """The plaintext inside the HPKE ciphertext."""
+    """The plaintext inside the HPKE ciphertext: the core's own order and staff records."""
 
     device_id: str
     seq: int
     full_sync: bool
-    orders: tuple[OrderItem, ...]
+    orders: tuple[NewOrder, ...]
     cancellations: tuple[str, ...]
-    staff: tuple[StaffItem, ...]
+    staff: tuple[StaffAccount, ...]
 
 
 @dataclass(frozen=True)

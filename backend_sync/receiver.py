@@ -21,13 +21,11 @@ from locker.flows.bundle import (
     BundleFlow,
     HubKey,
     ManifestRecord,
-    StaffAccount,
     StaleBundle,
     StaleReason,
     SyncHead,
 )
 from locker.ports import Clock
-from locker.store import NewOrder
 
 
 @dataclass(frozen=True)
@@ -131,23 +129,9 @@ def to_core(opened: OpenedBundle) -> BundleContent:
     m = opened.manifest
     return BundleContent(
         manifest=ManifestRecord(m.seq, opened.manifest_hash, m.prev_hash, float(m.issued_at)),
-        orders=[
-            NewOrder(
-                o.id,
-                o.pickup_number,
-                o.document_kind,
-                o.size,
-                o.reachable,
-                o.return_old_id,
-                o.valid_from,
-                o.valid_until,
-                o.qr_verifier,
-                o.pin_verifier,
-            )
-            for o in opened.payload.orders
-        ],
+        orders=list(opened.payload.orders),
         cancellations=list(opened.payload.cancellations),
-        staff=[StaffAccount(s.id, s.badge_hash, s.pin_verifier, s.roles, s.active) for s in opened.payload.staff],
+        staff=list(opened.payload.staff),
         full_sync=opened.payload.full_sync,
         hub_keys=None if m.hub_keys is None else [HubKey(k.key_id, k.public_key) for k in m.hub_keys],
     )

@@ -11,11 +11,12 @@ import json
 import math
 import types
 import typing
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
 from backend_sync.errors import SchemaError
+from locker.model import ByteLength
 
 T = TypeVar("T")
 
@@ -24,7 +25,10 @@ MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Bin:
-    """How a ``bytes`` field travels in JSON: lowercase hex or standard base64, optionally of a fixed length."""
+    """How a ``bytes`` field travels in JSON: lowercase hex or standard base64, optionally of a fixed length.
+
+    A ``bytes`` field without one travels as lowercase hex, of the length its ``locker.model.ByteLength`` gives.
+    """
 
     encoding: Literal["hex", "b64"]
     length: int | None = None
@@ -87,6 +91,15 @@ def _decode_bytes(spec: Bin, v: Any, where: str) -> bytes:
     return raw
 
 
+def _bin(meta: Sequence[Any]) -> Bin:
+    """How a bytes field travels: its own ``Bin``, else lowercase hex of the core record's ``ByteLength``, if any."""
+    spec = next((m for m in meta if isinstance(m, Bin)), None)
+    if spec is not None:
+        return spec
+    length = next((m.n for m in meta if isinstance(m, ByteLength)), None)
+    return Bin("hex", length)
+
+
 def _encode_bytes(spec: Bin, v: bytes) -> str:
     return v.hex() if spec.encoding == "hex" else base64.b64encode(v).decode("ascii")
 
@@ -105,10 +118,11 @@ def _decode(tp: Any, v: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
     if origin is Annotated:
         base, *meta = typing.get_args(tp)
-        spec = next((m for m in meta if isinstance(m, Bin)), None)
-        if base is bytes and spec is not None:
-            return _decode_bytes(spec, v, where)
+        if base is bytes:
+            return _decode_bytes(_bin(meta), v, where)
         return _decode(base, v, where)
+    if tp is bytes:
+        return _decode_bytes(Bin("hex"), v, where)
     if origin in (types.UnionType, typing.Union):
         args = typing.get_args(tp)
         if v is None:
@@ -184,10 +198,11 @@ def _encode(tp: Any, v: Any) -> Any:
         return None
     if origin is Annotated:
         base, *meta = typing.get_args(tp)
-        spec = next((m for m in meta if isinstance(m, Bin)), None)
-        if base is bytes and spec is not None:
-            return _encode_bytes(spec, v)
+        if base is bytes:
+            return _encode_bytes(_bin(meta), v)
         return _encode(base, v)
+    if tp is bytes:
+        return _encode_bytes(Bin("hex"), v)
     if origin in (types.UnionType, typing.Union):
         rest = [a for a in typing.get_args(tp) if a is not type(None)]
         return _encode(rest[0], v)

@@ -28,7 +28,7 @@ from locker.config import BusConfig, CompartmentConfig, StationConfig, StorageCo
 from locker.db import Database
 from locker.flows.bundle import BundleContent, BundleFlow, HubKey
 from locker.flows.common import FlowContext
-from locker.model import Size
+from locker.model import NewOrder, Size
 from locker.store import Store
 
 DAY = 86400
@@ -83,7 +83,7 @@ def bundle(
     hub: Signer, keys: KioskKeys, n: int, now: int, verifier: str, seq: int = 1, prev: bytes = p.GENESIS_HASH
 ) -> BuiltBundle:
     orders = [
-        p.OrderItem(
+        NewOrder(
             id=f"ORD-{i:06d}",
             pickup_number=f"{i:08d}",
             document_kind="id_card",

@@ -28,8 +28,8 @@ from locker.config import (
 )
 from locker.db import Database
 from locker.flows import Flows
-from locker.model import OrderState, Size
-from locker.store import NewOrder, Store
+from locker.model import NewOrder, OrderState, Size
+from locker.store import Store
 
 DAY = 86400.0
 

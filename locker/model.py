@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Annotated
 
 from locker.errors import TransitionError
 
@@ -141,21 +142,54 @@ def check_compartment_transition(old: CompartmentState, new: CompartmentState) -
 
 
 @dataclass(frozen=True)
-class Order:
+class ByteLength:
+    """Marks a ``bytes`` field of a record with its exact length; the wire codec checks it while decoding."""
+
+    n: int
+
+
+Digest = Annotated[bytes, ByteLength(32)]  # a SHA-256 value: QR verifier, badge hash
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    """An order as the backend announces it (verifiers only, never codes or personal data).
+
+    The one definition of an order's terms: the sync protocol carries it as it is, the store inserts it, and
+    ``Order`` adds what the station made of it.
+    """
+
     id: str
     pickup_number: str
     document_kind: str
     size: Size
     reachable: bool
     return_old_id: bool
-    state: OrderState
-    compartment: int | None
     valid_from: float
     valid_until: float
-    qr_verifier: bytes
+    qr_verifier: Digest
     pin_verifier: str
+
+
+@dataclass(frozen=True)
+class Order(NewOrder):
+    """An announced order with its state at this station."""
+
+    state: OrderState
+    compartment: int | None
     manual_failures: int
     code_used: bool
+
+
+@dataclass(frozen=True)
+class StaffAccount:
+    """A staff account as the backend sends it and the station keeps it (verifiers only)."""
+
+    id: str
+    badge_hash: Digest
+    pin_verifier: str
+    roles: tuple[str, ...]
+    active: bool
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from locker import audit, throttle
@@ -21,10 +20,12 @@ from locker.model import (
     Compartment,
     CompartmentState,
     Content,
+    NewOrder,
     OpenPurpose,
     Order,
     OrderState,
     Size,
+    StaffAccount,
     check_compartment_transition,
     check_order_transition,
 )
@@ -75,31 +76,6 @@ def _db_value(v: Any) -> Any:
     if isinstance(v, bool):
         return int(v)
     return v.value if hasattr(v, "value") else v
-
-
-@dataclass(frozen=True)
-class StaffRecord:
-    id: str
-    badge_hash: bytes
-    pin_verifier: str
-    roles: tuple[str, ...]
-    active: bool
-
-
-@dataclass(frozen=True)
-class NewOrder:
-    """An order as the backend announces it (verifiers only, never codes or personal data)."""
-
-    id: str
-    pickup_number: str
-    document_kind: str
-    size: Size
-    reachable: bool
-    return_old_id: bool
-    valid_from: float
-    valid_until: float
-    qr_verifier: bytes
-    pin_verifier: str
 
 
 class Tx:
@@ -327,11 +303,11 @@ class Store:
     def compartments(self) -> list[Compartment]:
         return [_compartment(r) for r in self.database.query("SELECT * FROM compartments ORDER BY number")]
 
-    def staff(self, staff_id: str) -> StaffRecord | None:
+    def staff(self, staff_id: str) -> StaffAccount | None:
         r = self.database.query_one("SELECT * FROM staff WHERE id = ?", (staff_id,))
         if r is None:
             return None
-        return StaffRecord(
+        return StaffAccount(
             r["id"],
             bytes(r["badge_hash"]),
             r["pin_verifier"],

@@ -22,8 +22,8 @@ from locker.config import (
 )
 from locker.db import Database
 from locker.flows import Flows
-from locker.model import Size
-from locker.store import NewOrder, Store
+from locker.model import NewOrder, Size
+from locker.store import Store
 
 DAY = 86400.0
 

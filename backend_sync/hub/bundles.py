@@ -12,7 +12,7 @@ from backend_sync import protocol as p
 from backend_sync.builder import Recipient, build_bundle
 from backend_sync.hub.db import HubOrderState, bundles, kiosks, orders, staff
 from backend_sync.hub.keys import HubKeys
-from locker.model import Size
+from locker.model import NewOrder, Size, StaffAccount
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,8 @@ def acknowledge(conn: Connection, kiosk: Row[Any], seq: int, head: bytes, now: f
     return matched
 
 
-def _order_item(r: Row[Any]) -> p.OrderItem:
-    return p.OrderItem(
+def _order_item(r: Row[Any]) -> NewOrder:
+    return NewOrder(
         id=r.id,
         pickup_number=r.pickup_number,
         document_kind=r.document_kind,
@@ -106,7 +106,7 @@ def next_bundle(
             conn.execute(update(orders).where(orders.c.id.in_([r.id for r in rows])).values(dirty=False))
         return None
     staff_items = [
-        p.StaffItem(s.id, bytes.fromhex(s.badge_hash), s.pin_verifier, tuple(s.roles.split(",")), s.active)
+        StaffAccount(s.id, bytes.fromhex(s.badge_hash), s.pin_verifier, tuple(s.roles.split(",")), s.active)
         for s in staff_rows
     ]
     staff_rev = max([s.rev for s in staff_rows], default=k.staff_rev_acked)

@@ -12,9 +12,9 @@ from locker import codes
 from locker.errors import BadInput, FlowError
 from locker.flows.common import FlowContext
 from locker.flows.orders import OrdersFlow
-from locker.model import LIVE, OrderState
+from locker.model import LIVE, NewOrder, OrderState, StaffAccount
 from locker.staff import ROLES
-from locker.store import NewOrder, Store, Tx
+from locker.store import Store, Tx
 
 GENESIS_HASH = bytes(32)  # prev_hash of a kiosk's first bundle
 TIME_FLOOR_KEY = "time_floor"
@@ -65,17 +65,6 @@ class ManifestRecord:
     hash: bytes
     prev_hash: bytes
     issued_at: float
-
-
-@dataclass(frozen=True)
-class StaffAccount:
-    """A staff account as the backend sends it (verifiers only)."""
-
-    id: str
-    badge_hash: bytes
-    pin_verifier: str
-    roles: tuple[str, ...]
-    active: bool
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from locker import codes
 from locker.errors import BadInput, FlowError
 from locker.flows.common import FlowContext
-from locker.model import OrderState
-from locker.store import NewOrder
+from locker.model import NewOrder, OrderState
 
 
 class OrdersFlow:

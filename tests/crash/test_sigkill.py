@@ -23,8 +23,8 @@ from locker import audit, codes
 from locker.clock import ManualClock
 from locker.db import Database
 from locker.errors import NotCollectable
-from locker.model import LIVE, AlarmKind, CompartmentState, Content, OpenPurpose, Order, OrderState, Size
-from locker.store import NewOrder, Store
+from locker.model import LIVE, AlarmKind, CompartmentState, Content, NewOrder, OpenPurpose, Order, OrderState, Size
+from locker.store import Store
 from tests.crash import writer
 from tests.harness import DAY, Codes, Station, make_station, station_config
 

@@ -22,8 +22,8 @@ from locker.clock import SystemClock
 from locker.config import StationConfig, load_config, parse_config
 from locker.db import Database
 from locker.flows import Flows
-from locker.model import Size
-from locker.store import NewOrder, Store
+from locker.model import NewOrder, Size
+from locker.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = 86400.0

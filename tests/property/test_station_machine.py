@@ -19,8 +19,7 @@ from locker.errors import (
     FlowError,
     SessionError,
 )
-from locker.model import IN_COMPARTMENT, CompartmentState, OrderState, Size
-from locker.store import NewOrder
+from locker.model import IN_COMPARTMENT, CompartmentState, NewOrder, OrderState, Size
 from tests.harness import DAY, Codes, Station, make_station
 
 N_ORDERS = 10

@@ -16,7 +16,7 @@ from backend_sync.keys import KioskKeys, Signer
 from backend_sync.receiver import BundleReceiver, HpkeDecryptor, SyncPolicy
 from locker import codes
 from locker.flows.bundle import BundleFlow, HubKey
-from locker.model import Size
+from locker.model import NewOrder, Size
 from tests.harness import DAY, Station, make_station
 
 # One argon2id verifier (≈30 ms to make) shared by orders whose PIN no test types.
@@ -96,8 +96,8 @@ def make_rig(tmp_path: Path) -> Rig:
 
 def order(
     order_id: str, *, now: float, size: Size = Size.S, days: float = 7, pin_verifier: str = SHARED_PIN_VERIFIER
-) -> p.OrderItem:
-    return p.OrderItem(
+) -> NewOrder:
+    return NewOrder(
         id=order_id,
         pickup_number=f"{zlib.crc32(order_id.encode()) % 10**8:08d}",
         document_kind="id_card",

@@ -10,14 +10,12 @@ from typing import Any
 import pytest
 
 from backend_sync import protocol as p
-from backend_sync.builder import order_item, staff_item
 from backend_sync.errors import TamperError
 from backend_sync.keys import Signer
 from locker import audit, codes
 from locker.errors import FlowError, WrongCode
-from locker.flows.bundle import ApplyResult, StaffAccount, load_time_floor
-from locker.model import OrderState, Size
-from locker.store import NewOrder
+from locker.flows.bundle import ApplyResult, load_time_floor
+from locker.model import NewOrder, OrderState, Size, StaffAccount
 from tests.harness import DAY, Codes
 from tests.sync.rig import SHARED_PIN_VERIFIER, Rig, make_rig, order
 
@@ -40,13 +38,13 @@ def receive(rig: Rig, **kw: Any) -> tuple[ApplyResult, p.Manifest]:
     return result, built.manifest
 
 
-def new_staff(staff_id: str, roles: tuple[str, ...] = ("loader",)) -> tuple[codes.Badge, p.StaffItem]:
+def new_staff(staff_id: str, roles: tuple[str, ...] = ("loader",)) -> tuple[codes.Badge, StaffAccount]:
     """What the hub does when it creates a staff account: a badge to print, verifiers to sync."""
     badge = codes.Badge(staff_id, codes.new_token())
     account = StaffAccount(
         staff_id, codes.badge_hash(badge), codes.staff_pin_verifier(staff_id, STAFF_PIN), roles, True
     )
-    return badge, staff_item(account)
+    return badge, account
 
 
 def test_first_bundle(rig: Rig) -> None:
@@ -86,7 +84,7 @@ def test_cancellations_and_staff(rig: Rig) -> None:
     apply(rig, orders=[order("ORD-1", now=now), order("ORD-2", now=now)], staff=[anna])
     assert rig.st.flows.staff.authenticate(anna_badge.payload, STAFF_PIN) == "ANNA-01"
 
-    anna_off = p.StaffItem(anna.id, anna.badge_hash, anna.pin_verifier, anna.roles, False)
+    anna_off = StaffAccount(anna.id, anna.badge_hash, anna.pin_verifier, anna.roles, False)
     result, _ = receive(rig, cancellations=["ORD-1", "ORD-404"], staff=[anna_off, ben])
     assert result.cancelled == ["ORD-1"]
     assert result.cancel_unknown == ["ORD-404"]
@@ -108,7 +106,7 @@ def test_known_order_validity_extension_and_reissue(rig: Rig) -> None:
     now = rig.now()
     first = order("ORD-1", now=now)
     apply(rig, orders=[first])
-    longer = p.OrderItem(**{**first.__dict__, "valid_until": first.valid_until + 7 * DAY})
+    longer = NewOrder(**{**first.__dict__, "valid_until": first.valid_until + 7 * DAY})
     r, _ = receive(rig, orders=[longer])
     assert r.updated == ["ORD-1"] and r.inserted == []
     o = rig.st.store.order("ORD-1")
@@ -128,7 +126,7 @@ def test_stored_order_keeps_its_size_but_gets_new_codes(rig: Rig) -> None:
     resent = NewOrder(
         "ORD-5", c.pickup_number, "passport", Size.L, True, False, 0, rig.now() + DAY, fresh.qr_verifier, "x"
     )
-    item = p.OrderItem(**{**order_item(resent).__dict__, "pin_verifier": fresh.pin_verifier})
+    item = NewOrder(**{**resent.__dict__, "pin_verifier": fresh.pin_verifier})
     r, _ = receive(rig, orders=[item])
     assert r.updated == ["ORD-5"]
     o = rig.st.store.order("ORD-5")
@@ -198,7 +196,7 @@ def rig_order_with_codes(rig: Rig, order_id: str, size: Size = Size.S) -> Codes:
         issued.qr_verifier,
         issued.pin_verifier,
     )
-    apply(rig, orders=[order_item(o)])
+    apply(rig, orders=[o])
     return Codes(order_id, issued.qr.payload, issued.pickup_number, issued.pin)
 
 

@@ -16,7 +16,7 @@ from backend_sync.builder import countersign
 from backend_sync.errors import KeyStoreError, SchemaError, TamperError, WrongDeviceError
 from backend_sync.keys import KeyStore, KioskKeys, Signer, key_id, load_ed25519_public
 from backend_sync.receiver import verify_countersignature
-from locker.model import Size
+from locker.model import NewOrder, Size
 
 ORDER: dict[str, Any] = {
     "id": "ORD-1",
@@ -33,36 +33,36 @@ ORDER: dict[str, Any] = {
 
 
 def test_order_item_round_trip() -> None:
-    item = schema.decode(p.OrderItem, ORDER)
+    item = schema.decode(NewOrder, ORDER)
     assert item.size == Size.S and item.valid_from == 1_800_000_000.0 and item.qr_verifier == bytes(32)
-    again = schema.decode(p.OrderItem, json.loads(p.dump(item)))
+    again = schema.decode(NewOrder, json.loads(p.dump(item)))
     assert again == item
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"surname": "Muster"}, "unknown field OrderItem.surname"),
-        ({"reachable": 0}, "OrderItem.reachable: expected bool, got int"),
-        ({"valid_from": True}, "OrderItem.valid_from: expected number, got bool"),
-        ({"valid_until": "tomorrow"}, "OrderItem.valid_until: expected number, got str"),
-        ({"size": "XL"}, "OrderItem.size: 'XL' is not one of S, M, L"),
-        ({"qr_verifier": "00" * 31}, "OrderItem.qr_verifier: expected 32 bytes, got 31"),
-        ({"qr_verifier": "AB" * 32}, "OrderItem.qr_verifier: not valid hex"),
-        ({"qr_verifier": None}, "OrderItem.qr_verifier: expected hex string, got null"),
-        ({"id": 7}, "OrderItem.id: expected string, got int"),
+        ({"surname": "Muster"}, "unknown field NewOrder.surname"),
+        ({"reachable": 0}, "NewOrder.reachable: expected bool, got int"),
+        ({"valid_from": True}, "NewOrder.valid_from: expected number, got bool"),
+        ({"valid_until": "tomorrow"}, "NewOrder.valid_until: expected number, got str"),
+        ({"size": "XL"}, "NewOrder.size: 'XL' is not one of S, M, L"),
+        ({"qr_verifier": "00" * 31}, "NewOrder.qr_verifier: expected 32 bytes, got 31"),
+        ({"qr_verifier": "AB" * 32}, "NewOrder.qr_verifier: not valid hex"),
+        ({"qr_verifier": None}, "NewOrder.qr_verifier: expected hex string, got null"),
+        ({"id": 7}, "NewOrder.id: expected string, got int"),
     ],
 )
 def test_schema_errors_name_the_field(change: dict[str, Any], message: str) -> None:
     with pytest.raises(SchemaError) as info:
-        schema.decode(p.OrderItem, ORDER | change)
+        schema.decode(NewOrder, ORDER | change)
     assert message in str(info.value)
 
 
 def test_missing_field_and_nested_paths() -> None:
     raw = {k: v for k, v in ORDER.items() if k != "pin_verifier"}
-    with pytest.raises(SchemaError, match=r"OrderItem\.pin_verifier: missing"):
-        schema.decode(p.OrderItem, raw)
+    with pytest.raises(SchemaError, match=r"NewOrder\.pin_verifier: missing"):
+        schema.decode(NewOrder, raw)
     payload = {"device_id": "k1", "seq": 1, "full_sync": False, "orders": [ORDER, ORDER | {"size": 1}]}
     payload |= {"cancellations": [], "staff": []}
     with pytest.raises(SchemaError, match=r"payload\.orders\[1\]\.size"):

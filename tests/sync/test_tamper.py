@@ -25,6 +25,7 @@ from backend_sync.errors import (
 from backend_sync.keys import KioskKeys, Signer
 from locker.errors import BadInput, LockerError
 from locker.flows.bundle import StaleBundle, StaleReason
+from locker.model import NewOrder
 from tests.harness import DAY
 from tests.sync.rig import Rig, edit, fingerprint, flip_b64, flip_hex, make_rig, order, settle
 
@@ -170,7 +171,7 @@ def test_content_refused_by_core(rig: Rig) -> None:
 
 def test_pickup_number_clash_rolls_back_whole_bundle(rig: Rig) -> None:
     clash = order("ORD-7", now=rig.now())
-    clash = p.OrderItem(**{**clash.__dict__, "pickup_number": order("ORD-1", now=0).pickup_number})
+    clash = NewOrder(**{**clash.__dict__, "pickup_number": order("ORD-1", now=0).pickup_number})
     refused(rig, rig.build(orders=[order("ORD-8", now=rig.now()), clash]).data, BadInput, decrypted=True)
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from locker import codes
 from locker.db import Database
 from locker.flows import Flows
-from locker.model import CompartmentState, OrderState, Size
-from locker.store import NewOrder, Store
+from locker.model import CompartmentState, NewOrder, OrderState, Size
+from locker.store import Store
 from tests.unit.test_lockbank import MAP, bank_rig
 
 DAY = 86400.0
