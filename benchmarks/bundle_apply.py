@@ -21,7 +21,7 @@ from backend_sync import schema
 from backend_sync.builder import BuiltBundle, Recipient, build_bundle
 from backend_sync.keys import KioskKeys, Signer, load_ed25519_public
 from backend_sync.receiver import BundleReceiver, HpkeDecryptor, OpenedBundle, SyncPolicy, check_manifest, to_core
-from firmware_bridge.memory_bank import MemoryLockBank
+from firmware_bridge.sim.memory_bank import MemoryLockBank
 from locker import codes
 from locker.clock import ManualClock
 from locker.config import BusConfig, CompartmentConfig, StationConfig, StorageConfig

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import cryptography
 
-from firmware_bridge.memory_bank import MemoryLockBank
+from firmware_bridge.sim.memory_bank import MemoryLockBank
 from locker import codes
 from locker.clock import ManualClock
 from locker.config import (

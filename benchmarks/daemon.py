@@ -37,8 +37,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from firmware_bridge.memory_bank import MemoryLockBank
 from firmware_bridge.protocols import kerong_cu16, xor_8a
+from firmware_bridge.sim.memory_bank import MemoryLockBank
 from firmware_bridge.sim.wall import SimEvent
 from locker import codes
 from locker.clock import SystemClock

@@ -33,7 +33,7 @@ from firmware_bridge.lockbank import LockBank
 from firmware_bridge.protocols import kerong_cu48
 from firmware_bridge.registry import DRIVERS
 from firmware_bridge.scanners.hub import ScanHub
-from firmware_bridge.sim.panel import WallPanel
+from firmware_bridge.sim.panel import Panel
 from firmware_bridge.sim.station import SimulatedWall
 from firmware_bridge.sim.wall import SimEvent
 from locker.config import StationConfig, parse_config
@@ -94,7 +94,7 @@ def main() -> int:
             notifier=notifier,
             bank=lambda c, clock: LockBank.open(c, clock=clock),
             scan_hub=hub,
-            sim=lambda d: WallPanel(hardware, d.station, hub),
+            sim=lambda d: Panel(hardware, d.station, hub),
             ui_socket=sock,
         )
         loop = asyncio.new_event_loop()

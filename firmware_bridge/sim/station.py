@@ -9,17 +9,18 @@ from typing import Any
 from gpiozero.pins.mock import MockFactory  # type: ignore[import-untyped]
 
 from firmware_bridge.registry import DRIVERS, DriverOptions
+from firmware_bridge.sim.hands import Hands
 from firmware_bridge.sim.registry import BusSimulator, make_simulator
-from firmware_bridge.sim.wall import LockView, Wall
-from locker.config import CompartmentConfig, StationConfig
+from firmware_bridge.sim.wall import LockKey, Wall
+from locker.config import StationConfig
 
 
 @dataclass
-class SimulatedWall:
+class SimulatedWall(Hands):
     """Starts the driver registry's simulator for every bus of ``config`` (byte-level on a pseudo-terminal for the
     serial boards, pymodbus's server for modbus-relay, gpiozero's MockFactory pins for gpio) and offers the hands
-    of the people in front of the wall (close a door, put an item in, jam a lock, force a door, cut a board's
-    power) by compartment.
+    of the people in front of the wall (``Hands``: close a door, put an item in, jam a lock, force a door, cut a
+    board's power) by compartment.
 
     ``station`` is ``config`` with each serial bus's port replaced by its simulator's pseudo-terminal, so the real
     drivers can be opened on it; ``driver_options()`` gives the drivers the simulated GPIO header's pin factory.
@@ -83,39 +84,9 @@ class SimulatedWall:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _where(self, number: int) -> CompartmentConfig:
-        return self.config.compartment(number)
-
-    def close(self, number: int) -> None:
-        c = self._where(number)
-        self.wall.close_door(c.bus, c.board, c.lock)
-
-    def force(self, number: int) -> None:
-        c = self._where(number)
-        self.wall.force_open(c.bus, c.board, c.lock)
-
-    def set_item(self, number: int, present: bool) -> None:
-        c = self._where(number)
-        self.wall.set_item(c.bus, c.board, c.lock, present)
-
-    def jam(self, number: int, jammed: bool = True) -> None:
-        c = self._where(number)
-        self.wall.jam(c.bus, c.board, c.lock, jammed)
+    def key(self, number: int) -> LockKey:
+        c = self.config.compartment(number)
+        return LockKey(c.bus, c.board, c.lock)
 
     def power(self, bus: str, board: int, on: bool) -> None:
         self.wall.set_powered(bus, board, on)
-
-    def is_open(self, number: int) -> bool:
-        c = self._where(number)
-        return self.wall.is_open(c.bus, c.board, c.lock)
-
-    def has_item(self, number: int) -> bool:
-        c = self._where(number)
-        return self.wall.has_item(c.bus, c.board, c.lock)
-
-    def view(self, number: int) -> LockView:
-        c = self._where(number)
-        for v in self.wall.snapshot():
-            if (v.key.bus, v.key.board, v.key.lock) == (c.bus, c.board, c.lock):
-                return v
-        raise KeyError(number)

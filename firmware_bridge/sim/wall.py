@@ -56,15 +56,24 @@ class Record(NamedTuple):
 
 
 class Recorder:
-    """A bounded, thread-safe list of records."""
+    """A bounded, thread-safe list of records; listeners hear each record as it is added."""
 
     def __init__(self, maxlen: int = 100_000) -> None:
         self._records: collections.deque[Record] = collections.deque(maxlen=maxlen)
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[Record], None]] = []
+
+    def subscribe(self, listener: Callable[[Record], None]) -> None:
+        """Call ``listener`` with every record added from now on (in the adding thread; keep it short)."""
+        with self._lock:
+            self._listeners.append(listener)
 
     def add(self, record: Record) -> None:
         with self._lock:
             self._records.append(record)
+            listeners = tuple(self._listeners)
+        for listener in listeners:
+            listener(record)
 
     def records(self, event: SimEvent | None = None) -> list[Record]:
         with self._lock:
@@ -154,6 +163,10 @@ class Wall:
     def locks_of(self, bus: str, board: int) -> int:
         with self._mutex:
             return self._board(bus, board).locks
+
+    def boards(self) -> list[tuple[str, int]]:
+        with self._mutex:
+            return sorted(self._boards)
 
     # -- what boards see and do --------------------------------------------------------------------
 
@@ -254,16 +267,16 @@ class Wall:
                 ev = SimEvent.POWER_ON if powered else SimEvent.POWER_OFF
                 self.recorder.add(Record(self.clock(), ev, f"{bus}/{board}"))
 
+    def view(self, bus: str, board: int, lock: int) -> LockView:
+        """A snapshot of one lock."""
+        with self._mutex:
+            key, lk = self._get(bus, board, lock)
+            return self._view(key, lk)
+
     def snapshot(self) -> list[LockView]:
         with self._mutex:
             self._advance(self.clock())
-            out = []
-            for key, lk in sorted(self._locks.items()):
-                b = self._boards[(key.bus, key.board)]
-                out.append(
-                    LockView(key, lk.phase, lk.jammed, lk.item, lk.stuck_door, lk.stuck_item, b.item_sensors, b.powered)
-                )
-            return out
+            return [self._view(key, lk) for key, lk in sorted(self._locks.items())]
 
     # -- internals ---------------------------------------------------------------------------------
 
@@ -272,6 +285,10 @@ class Wall:
         if b is None:
             raise SimError(f"no simulated board {bus}/{board}")
         return b
+
+    def _view(self, key: LockKey, lk: _Lock) -> LockView:
+        b = self._boards[(key.bus, key.board)]
+        return LockView(key, lk.phase, lk.jammed, lk.item, lk.stuck_door, lk.stuck_item, b.item_sensors, b.powered)
 
     def _get(self, bus: str, board: int, lock: int) -> tuple[LockKey, _Lock]:
         key = LockKey(bus, board, lock)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware_bridge.memory_bank import MemoryLockBank
+from firmware_bridge.sim.memory_bank import MemoryLockBank
 from locker import audit, codes
 from locker.clock import ManualClock
 from locker.db import Database
@@ -299,18 +299,20 @@ def check_trial(tpl: Template, db: Path, run: Run, rng: random.Random, ctx: str)
                     ["open", "closed-empty"] if confirmed else ["open", "closed-with-doc", "closed-empty"]
                 )
             world = ("confirmed:" if confirmed else "unconfirmed:") + world
-            bank.doors[c.number].open = world.endswith("open")
-            bank.doors[c.number].item = world.endswith("with-doc")
+            if world.endswith("open"):
+                bank.force(c.number)
+            bank.set_item(c.number, world.endswith("with-doc"))
             if world.endswith("closed-unknown"):
-                bank.doors[c.number].item = rng.random() < 0.5  # what is inside is not sensed either way
+                bank.set_item(c.number, rng.random() < 0.5)  # what is inside is not sensed either way
+    bank.poll_events(0)  # what happened before the restart reaches no one: recovery reads the doors
 
     # Station() opens the file afresh, as the restarted daemon would; then start-up recovery, exactly what
     # Station.restart() does, keeping the list of what it did.
     station = Station(cfg, clock, bank)
     actions = station.flows.recovery.run()
     assert [a.compartment for a in actions] == [c.number for c in comps.values() if c.state == CompartmentState.OPENING]
-    for number, door in bank.doors.items():
-        if door.open:  # the citizen takes the document and closes the door
+    for number in bank.numbers:
+        if bank.is_open(number):  # the citizen takes the document and closes the door
             bank.take_item(number)
             bank.close(number)
     station.pump()

@@ -12,7 +12,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import NoReturn
 
-from firmware_bridge.memory_bank import MemoryLockBank
+from firmware_bridge.sim.memory_bank import MemoryLockBank
 from locker.clock import ManualClock
 from locker.db import Database
 from locker.errors import WrongCode

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from firmware_bridge.memory_bank import MemoryLockBank
 from firmware_bridge.registry import DRIVERS
+from firmware_bridge.sim.memory_bank import MemoryLockBank
 from firmware_bridge.sim.station import SimulatedWall
 from locker import codes
 from locker.clock import SystemClock

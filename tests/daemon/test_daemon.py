@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from firmware_bridge.memory_bank import MemoryLockBank
 from firmware_bridge.registry import DRIVERS
+from firmware_bridge.sim.memory_bank import MemoryLockBank
 from firmware_bridge.sim.station import SimulatedWall
 from locker.clock import SystemClock
 from locker.config import StationConfig, load_config

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from backend_sync.client import SyncClient
 from backend_sync.keys import KioskKeys
-from firmware_bridge.memory_bank import MemoryLockBank
+from firmware_bridge.sim.memory_bank import MemoryLockBank
 from locker import audit, codes
 from locker.clock import ManualClock
 from tests.harness import Station, station_config
@@ -69,7 +69,7 @@ class Kiosk:
         return None if o is None else {"state": o.state.value, "compartment": o.compartment}
 
     def door_open(self, compartment: int) -> bool:
-        return self.station.bank.doors[compartment].open
+        return self.station.bank.is_open(compartment)
 
     def audit_hash(self, seq: int) -> str | None:
         """The hash of the kiosk's audit entry ``seq`` (hex), to compare with a handover proof at the hub."""
@@ -85,7 +85,7 @@ class Kiosk:
         st = self.station
         a = st.flows.loading.scan_label(sid, codes.label_payload(order_id))
         st.pump()
-        if not st.bank.doors[a.compartment].open:
+        if not st.bank.is_open(a.compartment):
             raise RuntimeError(f"compartment {a.compartment} did not open for loading")
         st.bank.put_item(a.compartment)
         st.bank.close(a.compartment)

@@ -21,7 +21,7 @@ from backend_sync.hub import db as hubdb
 from backend_sync.hub.db import HubStore
 from backend_sync.hub.orders import CreatedOrder, NewHubOrder, create_order
 from backend_sync.keys import KioskKeys
-from firmware_bridge.memory_bank import MemoryLockBank
+from firmware_bridge.sim.memory_bank import MemoryLockBank
 from locker import audit
 from locker.clock import ManualClock
 from locker.errors import NotCollectable
@@ -161,7 +161,7 @@ def test_hub_and_kiosk_over_http(tmp_path: Path, hub: HubProcess, database_url: 
         assert r.status_code == 201, r.text
         cmd_id = r.json()["id"]
         assert client.heartbeat() == [cmd_id]
-        assert st.bank.doors[2].open
+        assert st.bank.is_open(2)
         assert client.heartbeat() == []  # handed out once only
         st.bank.close(2)
         st.pump()

@@ -215,7 +215,7 @@ def test_round_trip_code_opens_compartment(rig: Rig) -> None:
     assert stored is not None and stored.state == OrderState.STORED
 
     assert pickup.confirm_receipt(pickup.verify(pickup.scan_qr(by_qr.qr))) == n_qr
-    assert rig.st.bank.doors[n_qr].open
+    assert rig.st.bank.is_open(n_qr)
     assert pickup.confirm_receipt(pickup.verify(pickup.enter_manual(by_pin.pickup_number, by_pin.pin))) == n_pin
-    assert rig.st.bank.doors[n_pin].open
+    assert rig.st.bank.is_open(n_pin)
     assert audit.verify(rig.st.database).ok

@@ -88,7 +88,7 @@ class Kiosk:
         return [b for b in (json.loads(r["body"]) for r in rows) if b["command"] == cmd_id]
 
     def door_open(self, n: int) -> bool:
-        return self.st.bank.doors[n].open
+        return self.st.bank.is_open(n)
 
     def ledger(self, cmd_id: str) -> remote.RemoteCommand | None:
         with self.st.database.read() as conn:
@@ -122,7 +122,7 @@ def test_a_command_delivered_twice_is_executed_once_and_the_same_answer_is_resen
     k = kiosk
     cmd = k.send(CommandKind.OPEN_COMPARTMENT, compartment=2)
     assert k.client.heartbeat() == [cmd.id]
-    assert k.st.bank.doors[2].pulses == 1 and k.door_open(2)
+    assert k.st.bank.pulses(2) == 1 and k.door_open(2)
     (first,) = k.answers(cmd.id)
     assert fields(first) == (cmd.id, "open_compartment", "done", "compartment 2 opened")
     row = k.ledger(cmd.id)
@@ -130,7 +130,7 @@ def test_a_command_delivered_twice_is_executed_once_and_the_same_answer_is_resen
 
     # Delivered again while the answer is still queued: nothing runs, nothing is added.
     assert k.client.heartbeat() == []
-    assert k.st.bank.doors[2].pulses == 1
+    assert k.st.bank.pulses(2) == 1
     assert len(k.answers(cmd.id)) == 1
     assert k.client.push_events() >= 1
     assert [fields(r) for r in k.hub.results] == [fields(first)]
@@ -139,7 +139,7 @@ def test_a_command_delivered_twice_is_executed_once_and_the_same_answer_is_resen
     k.st.bank.close(2)
     k.st.pump()
     assert k.client.heartbeat() == []
-    assert k.st.bank.doors[2].pulses == 1 and not k.door_open(2)
+    assert k.st.bank.pulses(2) == 1 and not k.door_open(2)
     again = k.answers(cmd.id)
     assert len(again) == 2 and again[1]["id"] != first["id"]
     assert fields(again[1]) == fields(first)
@@ -205,7 +205,7 @@ def test_a_crash_after_the_pulse_is_answered_interrupted_and_the_door_is_not_ope
     k.st.restart()  # recovery: the door reads open, the cycle continues
     k.reconnect()
     assert k.client.heartbeat() == []  # delivered again: not run
-    assert k.st.bank.doors[2].pulses == 1
+    assert k.st.bank.pulses(2) == 1
     (answer,) = k.answers(cmd.id)
     assert answer["outcome"] == "interrupted"
     assert answer["detail"] == f"{INTERRUPTED_DETAIL}; compartment 2 is now opening with its door open"
@@ -213,7 +213,7 @@ def test_a_crash_after_the_pulse_is_answered_interrupted_and_the_door_is_not_ope
     k.st.bank.close(2)
     k.st.pump()
     assert k.st.store.compartment(2).state == CompartmentState.FREE  # the close ends the maintenance cycle
-    assert k.client.heartbeat() == [] and k.st.bank.doors[2].pulses == 1
+    assert k.client.heartbeat() == [] and k.st.bank.pulses(2) == 1
 
 
 def test_an_interrupted_command_is_answered_at_the_next_response_without_being_delivered_again(kiosk: Kiosk) -> None:
@@ -255,7 +255,7 @@ def test_a_refused_command_changes_nothing_and_is_answered_failed(kiosk: Kiosk) 
     k.st.flows.staffwork.remote_open("adm-2", 5, "first opening")
     cmd = k.send(CommandKind.OPEN_COMPARTMENT, compartment=5)  # the door is still in its cycle
     assert k.client.heartbeat() == [cmd.id]
-    assert k.st.bank.doors[5].pulses == 1
+    assert k.st.bank.pulses(5) == 1
     assert [fields(a) for a in k.answers(cmd.id)] == [
         (cmd.id, "open_compartment", "failed", "compartment 5 is in a door cycle")
     ]

@@ -16,9 +16,9 @@ import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import ViewportSize
 
-from firmware_bridge.memory_bank import MemoryLockBank
 from firmware_bridge.scanners.hub import ScanHub
-from firmware_bridge.sim.panel import MemoryPanel
+from firmware_bridge.sim.memory_bank import MemoryLockBank
+from firmware_bridge.sim.panel import Panel
 from kiosk_ui.app import HOST, create_app
 from kiosk_ui.citizen import CitizenSession
 from kiosk_ui.runtime import KioskUI
@@ -75,7 +75,7 @@ def build(tmp_path: Path, n: int = 6, throttle: ThrottleConfig | None = None, **
     station = Station(cfg, clock, bank)
     hub = ScanHub()
     ui_station = UIStation(station.flows, cfg, clock, lock=station.lock)
-    sim = MemoryPanel(bank, ui_station, hub)
+    sim = Panel(bank, ui_station, hub)
     app = create_app(station.flows, scan_hub=hub, sim=sim, config=cfg, clock=clock, station=ui_station, tick_s=0.05)
     return Kiosk(station, app, hub)
 

@@ -171,7 +171,7 @@ def test_sim_api(client: TestClient, kiosk: Kiosk) -> None:
     assert client.post("/sim/api/doors/99/close").status_code == 404
     assert client.post("/sim/api/doors/1/item", json={"present": "yes"}).status_code == 400
     assert client.post("/sim/api/doors/1/item", json={"present": True}).status_code == 200
-    assert kiosk.station.bank.doors[1].item is True
+    assert kiosk.station.bank.has_item(1)
     assert client.post("/sim/api/scan", json={}).status_code == 400
 
 

@@ -90,7 +90,7 @@ def test_qr_pickup_once_only(st: Station) -> None:
     n = st.load(sid, c)
     v = st.flows.pickup.verify(st.flows.pickup.scan_qr(c.qr))
     assert st.flows.pickup.confirm_receipt(v) == n
-    assert st.bank.doors[n].open
+    assert st.bank.is_open(n)
     with pytest.raises(NotCollectable):
         st.flows.pickup.verify(st.flows.pickup.scan_qr(c.qr))
     st.bank.take_item(n)
@@ -101,7 +101,7 @@ def test_qr_pickup_once_only(st: Station) -> None:
         st.flows.pickup.verify(st.flows.pickup.scan_qr(c.qr))
     with pytest.raises(NotCollectable):  # a verification made earlier cannot be replayed either
         st.flows.pickup.confirm_receipt(v)
-    assert st.bank.doors[n].pulses == 2  # one for loading, one for the pickup
+    assert st.bank.pulses(n) == 2  # one for loading, one for the pickup
     proof = [e for e in st.store.pending(100) if e.kind == "collected"]
     assert len(proof) == 1 and '"audit_hash"' in proof[0].body
     assert audit.verify(st.database).ok
@@ -202,7 +202,7 @@ def test_door_did_not_open(st: Station) -> None:
     v = st.flows.pickup.verify(st.flows.pickup.scan_qr(c.qr))
     with pytest.raises(DoorDidNotOpen):
         st.flows.pickup.confirm_receipt(v)
-    assert st.bank.doors[n].pulses == 3  # load + one pulse + exactly one checked retry
+    assert st.bank.pulses(n) == 3  # load + one pulse + exactly one checked retry
     assert st.store.compartment(n).state == CompartmentState.FAULTY
     o = st.store.order(c.order_id)
     assert o is not None and o.state == OrderState.STORED and o.code_used

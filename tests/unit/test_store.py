@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware_bridge.memory_bank import MemoryLockBank
+from firmware_bridge.sim.memory_bank import MemoryLockBank
 from locker import audit
 from locker.clock import ManualClock
 from locker.db import Database

@@ -14,7 +14,7 @@ from backend_sync.service import SyncService
 from firmware_bridge.lockbank import LockBank
 from firmware_bridge.registry import DRIVERS
 from firmware_bridge.scanners.hub import ScanHub
-from firmware_bridge.sim.panel import WallPanel
+from firmware_bridge.sim.panel import Panel
 from firmware_bridge.sim.station import SimulatedWall
 from locker import codes
 from locker.config import StationConfig, parse_config
@@ -178,7 +178,7 @@ class DemoSystem:
             bank=lambda cfg, clock: LockBank.open(cfg, clock=clock, options=self.hardware.driver_options()),
             clock=self.clock,
             scan_hub=self.scan_hub,
-            sim=lambda d: WallPanel(self.hardware, d.station, self.scan_hub),
+            sim=lambda d: Panel(self.hardware, d.station, self.scan_hub),
             sync_settings=settings,
             start_sync=self.background_sync,
             ui_socket=kiosk_sock,
