@@ -13,8 +13,8 @@ from types import FrameType
 from typing import Any, TextIO
 
 from firmware_bridge.driver import BoardDriver
-from firmware_bridge.errors import BridgeError
-from firmware_bridge.lockbank import LockMapError, pulse_and_confirm
+from firmware_bridge.errors import BridgeError, LockMapError
+from firmware_bridge.pulse import pulse_and_confirm
 from firmware_bridge.registry import DRIVERS, DriverOptions, make_driver
 from locker.config import BusConfig, GpioPinConfig, Polarity
 from locker.errors import BadInput, BoardUnavailable

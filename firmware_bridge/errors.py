@@ -27,3 +27,15 @@ class TransportError(BridgeError):
 
 class ScannerError(BridgeError):
     """A code scanner (camera or device) failed or went away."""
+
+
+class UnknownCompartment(BridgeError):
+    """The compartment number is not in the compartment map."""
+
+
+class LockMapError(BridgeError):
+    """The compartment map names a lock or board the driver does not have."""
+
+
+class PollerFailed(BridgeError):
+    """A poller thread died of an unexpected error; the bank no longer watches that bus."""

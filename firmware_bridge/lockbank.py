@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from firmware_bridge.driver import BoardDriver, BoardStatus
-from firmware_bridge.errors import BridgeError
+from firmware_bridge.errors import BridgeError, LockMapError, PollerFailed, UnknownCompartment
+from firmware_bridge.link import LinkRelay, LinkState
+from firmware_bridge.pulse import confirm_open
 from firmware_bridge.registry import DRIVERS, DriverOptions, make_driver
-from firmware_bridge.transport import LinkListener, LinkState
 from locker.config import BusConfig, CompartmentConfig, StationConfig
 from locker.errors import ConfigError, HardwareError
 from locker.model import DoorState
@@ -21,18 +22,6 @@ from locker.ports import Clock, DoorEvent, DoorEventKind, DoorReading, UnlockRes
 log = logging.getLogger(__name__)
 
 NEVER = float("-inf")
-
-
-class UnknownCompartment(BridgeError):
-    """The compartment number is not in the compartment map."""
-
-
-class LockMapError(BridgeError):
-    """The compartment map names a lock or board the driver does not have."""
-
-
-class PollerFailed(BridgeError):
-    """A poller thread died of an unexpected error; the bank no longer watches that bus."""
 
 
 @dataclass(frozen=True)
@@ -44,76 +33,6 @@ class BankTiming:
     confirm_poll_s: float = 0.02  # status reads while confirming an unlock
     moving_s: float = 120.0  # after an unlock, fast polling lasts until the door closes or this passes
     commanded_grace_s: float = 2.0  # an opening up to this long after the confirm deadline is still "ours"
-
-
-@dataclass(frozen=True)
-class Confirmed:
-    """Outcome of one pulse-and-confirm: whether the door read open, after how long, and the last status read."""
-
-    opened: bool
-    ms: float
-    status: BoardStatus | None
-
-
-def confirm_open(
-    driver: BoardDriver,
-    board: int,
-    lock: int,
-    confirm_s: float,
-    *,
-    monotonic: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    poll_s: float = 0.02,
-    on_status: Callable[[BoardStatus], None] | None = None,
-) -> BoardStatus | None:
-    """Read the board until ``lock`` reads open (returns that status) or ``confirm_s`` passes (returns None).
-
-    Read errors are retried until the deadline; if no read succeeded at all the last error is raised.
-    """
-    deadline = monotonic() + confirm_s
-    last_error: BridgeError | None = None
-    read_once = False
-    while True:
-        try:
-            status = driver.status(board)
-        except BridgeError as exc:
-            last_error = exc
-            log.warning("%s: reading board %d after the unlock failed: %s", driver.name, board, exc)
-        else:
-            read_once = True
-            if on_status is not None:
-                on_status(status)
-            if lock not in status.doors:
-                raise LockMapError(f"{driver.name}: board {board} has no lock {lock} (has 1..{len(status.doors)})")
-            if status.doors[lock] is DoorState.OPEN:
-                return status
-        remaining = deadline - monotonic()
-        if remaining <= 0:
-            break
-        sleep(min(poll_s, remaining))
-    if not read_once and last_error is not None:
-        raise last_error
-    return None
-
-
-def pulse_and_confirm(
-    driver: BoardDriver,
-    board: int,
-    lock: int,
-    confirm_s: float,
-    *,
-    monotonic: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    poll_s: float = 0.02,
-) -> Confirmed:
-    """Pulse once, then confirm by reading (never pulses again); ValueError from the driver becomes LockMapError."""
-    t0 = monotonic()
-    try:
-        driver.pulse(board, lock)
-    except ValueError as exc:
-        raise LockMapError(f"{driver.name}: board {board} lock {lock}: {exc}") from exc
-    status = confirm_open(driver, board, lock, confirm_s, monotonic=monotonic, sleep=sleep, poll_s=poll_s)
-    return Confirmed(status is not None, (monotonic() - t0) * 1000, status)
 
 
 def pulse_hold_s(bus: BusConfig) -> float:
@@ -142,33 +61,6 @@ class _Gate:
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     busy_until: float = NEVER
-
-
-class _LinkRelay:
-    """Forwards transport link changes to a bank that is built after its drivers."""
-
-    def __init__(self) -> None:
-        self._target: Callable[[str, int, LinkState], None] | None = None
-        self._early: list[tuple[str, int, LinkState]] = []
-        self._lock = threading.Lock()
-
-    def listener(self, bus: str) -> LinkListener:
-        def on_change(board: int, state: LinkState) -> None:
-            with self._lock:
-                target = self._target
-                if target is None:
-                    self._early.append((bus, board, state))
-                    return
-            target(bus, board, state)
-
-        return on_change
-
-    def attach(self, target: Callable[[str, int, LinkState], None]) -> None:
-        with self._lock:
-            self._target, early = target, self._early
-            self._early = []
-        for change in early:
-            target(*change)
 
 
 class LockBank:
@@ -225,7 +117,7 @@ class LockBank:
     ) -> LockBank:
         """Build every bus's driver (transport link changes wired to the bank) and the bank over them."""
         base = options or DriverOptions()
-        relay = _LinkRelay()
+        relay = LinkRelay()
         drivers: dict[str, BoardDriver] = {}
         try:
             for bus in config.buses:

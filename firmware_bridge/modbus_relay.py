@@ -9,7 +9,6 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import TypeVar
 
 from pymodbus import FramerType
@@ -18,9 +17,9 @@ from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOEx
 from pymodbus.pdu import ModbusPDU
 
 from firmware_bridge.driver import BoardStatus
-from firmware_bridge.errors import BoardOffline, BridgeError, FrameError, NoReply, TransportError
+from firmware_bridge.errors import BridgeError, FrameError, NoReply, TransportError
+from firmware_bridge.link import BoardLinks, LinkListener, LinkPolicy, LinkState
 from firmware_bridge.protocols.frames import Direction, bit_reads_open
-from firmware_bridge.transport import LinkListener, LinkPolicy, LinkState
 from locker.config import BusConfig
 from locker.model import DoorState
 
@@ -110,13 +109,6 @@ class CoilWrite(ModbusPDU):
         return f"CoilWrite(dev_id={self.dev_id}, address=0x{self.address:04X}, value=0x{self.value:04X})"
 
 
-@dataclass
-class _BoardLink:
-    failures: int = 0
-    state: LinkState = LinkState.UNKNOWN
-    last_attempt: float = float("-inf")
-
-
 T = TypeVar("T")
 
 
@@ -140,14 +132,12 @@ class ModbusRelayDriver:
             raise ValueError(f"channels must be 1..2000, got {channels}")
         self.bus = bus
         self.channels = channels
-        self._policy = policy or LinkPolicy()
-        self._listener = on_link_change
+        self._links = BoardLinks(f"bus {bus.name}", policy, on_link_change, boards)
         self._clock = clock
         self._sleep = sleep
         self._gap_s = bus.gap_ms / 1000
         self._lock = threading.Lock()
         self._last_end = 0.0
-        self._links: dict[int, _BoardLink] = {b: _BoardLink() for b in boards}
         self._client = ModbusSerialClient(
             bus.port,
             framer=FramerType.RTU,
@@ -169,7 +159,7 @@ class ModbusRelayDriver:
             board,
             "read inputs",
             lambda: self._read_bits(board, 2, self.channels),
-            retries=self._policy.read_retries,
+            retries=self._links.policy.read_retries,
         )
         doors = {n + 1: self._door(bit) for n, bit in enumerate(bits[: self.channels])}
         return BoardStatus(board=board, doors=doors)
@@ -194,20 +184,21 @@ class ModbusRelayDriver:
             except FrameError as exc:
                 log.debug("bus %s: unit %d answered with an error: %s", self.bus.name, unit, exc)
             found.append(unit)
-            self._succeeded(unit)
+            with self._lock:
+                self._links.succeeded(unit)
         return found
 
     def safe_state(self) -> None:
         """Switch every relay of every known board off; raises the first failure after trying all boards."""
         first: BridgeError | None = None
-        for board in sorted(self._links):
+        for board in self._links.known():
             try:
                 self._call(
                     board,
                     "all relays off",
                     functools.partial(self._write_coils_off, board),
-                    retries=self._policy.read_retries,
-                    probe=False,
+                    retries=self._links.policy.read_retries,
+                    gated=False,
                 )
             except BridgeError as exc:
                 log.error("bus %s: board %d not put into the safe state: %s", self.bus.name, board, exc)
@@ -227,14 +218,14 @@ class ModbusRelayDriver:
             board,
             "read relays",
             lambda: self._read_bits(board, 1, self.channels),
-            retries=self._policy.read_retries,
+            retries=self._links.policy.read_retries,
         )
         return {n + 1: bit for n, bit in enumerate(bits[: self.channels])}
 
     def link(self, board: int) -> LinkState:
         """What the driver knows about one board's link (unknown, online, offline)."""
         with self._lock:
-            return self._links.get(board, _BoardLink()).state
+            return self._links.state(board)
 
     # -- internals ----
 
@@ -257,25 +248,17 @@ class ModbusRelayDriver:
         request: Callable[[], T],
         *,
         retries: int,
-        probe: bool = True,
+        gated: bool = True,
     ) -> T:
-        """Run one request with retries and the board's offline bookkeeping (as firmware_bridge.transport)."""
+        """Run one request under the bus's link policy (firmware_bridge.link, as every driver does)."""
         if not 0 <= board <= 247:
             raise ValueError(f"Modbus unit id {board} is not 0..247")
         with self._lock:
-            link = self._links.setdefault(board, _BoardLink())
-            now = self._clock()
-            attempts = 1 + retries
-            if link.state is LinkState.OFFLINE and probe:
-                if now - link.last_attempt < self._policy.probe_interval_s:
-                    raise BoardOffline(f"bus {self.bus.name}: board {board} is offline ({what} refused)")
-                attempts = 1  # the periodic probe
-                log.info("bus %s: probing offline board %d", self.bus.name, board)
-            link.last_attempt = now
+            attempts = self._links.begin(board, self._clock(), 1 + retries, gated=gated, what=what)
             error: NoReply | None = None
             for attempt in range(attempts):
                 if attempt:
-                    self._sleep(self._policy.backoff_s * 2 ** (attempt - 1))
+                    self._sleep(self._links.backoff_s(attempt))
                 try:
                     result = self._transaction(request)
                 except NoReply as exc:
@@ -283,12 +266,12 @@ class ModbusRelayDriver:
                     error = exc
                     continue
                 except FrameError:
-                    self._succeeded(board)  # a Modbus exception reply: the board is there but refused
+                    self._links.succeeded(board)  # a Modbus exception reply: the board is there but refused
                     raise
-                self._succeeded(board)
+                self._links.succeeded(board)
                 return result
             assert error is not None
-            self._failed(board)
+            self._links.failed(board)
             raise error
 
     def _transaction(self, request: Callable[[], T]) -> T:
@@ -306,28 +289,6 @@ class ModbusRelayDriver:
             raise FrameError(f"bus {self.bus.name}: {exc}") from exc
         finally:
             self._last_end = self._clock()
-
-    def _failed(self, board: int) -> None:
-        link = self._links[board]
-        link.failures += 1
-        if link.state is not LinkState.OFFLINE and link.failures >= self._policy.offline_after:
-            log.error("bus %s: board %d is offline after %d failures", self.bus.name, board, link.failures)
-            link.state = LinkState.OFFLINE
-            self._notify(board, link.state)
-
-    def _succeeded(self, board: int) -> None:
-        link = self._links.setdefault(board, _BoardLink())
-        link.failures = 0
-        if link.state is not LinkState.ONLINE:
-            if link.state is LinkState.OFFLINE:
-                log.warning("bus %s: board %d is back online", self.bus.name, board)
-            link.state = LinkState.ONLINE
-            self._notify(board, link.state)
-
-    def _notify(self, board: int, state: LinkState) -> None:
-        # Called with the bus lock held: a listener must not call back into this driver.
-        if self._listener is not None:
-            self._listener(board, state)
 
     def _read_bits(self, unit: int, function: int, count: int) -> list[bool]:
         if function == 1:

@@ -10,11 +10,12 @@ from typing import Any
 from firmware_bridge.driver import BoardDriver
 from firmware_bridge.errors import TransportError
 from firmware_bridge.gpio_driver import GpioDriver, GpioPins
+from firmware_bridge.link import LinkListener, LinkPolicy
 from firmware_bridge.modbus_relay import FLASH_UNIT_MS, ModbusRelayDriver, flash_value
 from firmware_bridge.serial_drivers import KerongCu16Driver, KerongCu48Driver, Xor8aDriver
 from firmware_bridge.sim import registry as sims
 from firmware_bridge.sim.registry import SimFactory
-from firmware_bridge.transport import LinkListener, LinkPolicy, Transport
+from firmware_bridge.transport import Transport
 from locker.config import BusConfig, CompartmentConfig
 from locker.errors import ConfigError
 

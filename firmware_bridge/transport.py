@@ -1,4 +1,4 @@
-"""Serial transport for lock-board buses: one transaction at a time, timeouts, read retries, offline tracking."""
+"""Serial transport for lock-board buses: one transaction at a time, timeouts, the link policy's retries."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 import serial
 import serial.rs485
 
-from firmware_bridge.errors import BoardOffline, BridgeError, FrameError, NoReply, TransportError
+from firmware_bridge.errors import BridgeError, FrameError, NoReply, TransportError
+from firmware_bridge.link import BoardLinks, LinkListener, LinkPolicy, LinkState
 from locker.config import BusConfig
 
 log = logging.getLogger(__name__)
@@ -41,40 +41,12 @@ class SerialPort(Protocol):
     def close(self) -> None: ...
 
 
-class LinkState(enum.StrEnum):
-    """What the transport knows about one board on the bus."""
-
-    UNKNOWN = "unknown"  # never asked
-    ONLINE = "online"
-    OFFLINE = "offline"  # failed ``offline_after`` transactions in a row; only periodic probes go out
-
-
 class Kind(enum.StrEnum):
     """How a transaction may be repeated."""
 
     QUERY = "query"  # reads state: retried with backoff
     COMMAND = "command"  # acts (unlock): never retried
     PROBE = "probe"  # one attempt, ignores the offline gate, failures of unknown boards are not counted
-
-
-@dataclass(frozen=True)
-class LinkPolicy:
-    """Retry and offline rules of a bus."""
-
-    read_retries: int = 2  # extra attempts for a query
-    backoff_s: float = 0.05  # first pause before a retry; doubles per retry
-    offline_after: int = 3  # consecutive failed transactions before a board is marked offline
-    probe_interval_s: float = 5.0  # how often an offline board is tried again
-
-
-LinkListener = Callable[[int, LinkState], None]
-
-
-@dataclass
-class _Board:
-    state: LinkState = LinkState.UNKNOWN
-    failures: int = 0
-    last_attempt: float = float("-inf")
 
 
 def open_port(url: str, *, baud: int, timeout_s: float, rs485_rts: bool = False) -> serial.Serial:
@@ -111,12 +83,10 @@ class Transport:
         self._port = port
         self._timeout_s = timeout_s
         self._gap_s = gap_s
-        self._policy = policy or LinkPolicy()
-        self._listener = on_link_change
+        self._links = BoardLinks(name, policy, on_link_change)
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._boards: dict[int, _Board] = {}
         self._last_end = float("-inf")
         self._closed = False
         port.timeout = timeout_s
@@ -143,7 +113,7 @@ class Transport:
 
     def link(self, board: int) -> LinkState:
         with self._lock:
-            return self._boards.get(board, _Board()).state
+            return self._links.state(board)
 
     def query(self, board: int, request: bytes, reply_len: int, parse: Callable[[bytes], T]) -> T:
         """A read-only request: retried with backoff on no reply or a bad frame."""
@@ -184,19 +154,12 @@ class Transport:
         with self._lock:
             if self._closed:
                 raise TransportError(f"{self.name}: transport is closed")
-            st = self._boards.setdefault(board, _Board())
-            now = self._clock()
-            attempts = 1 + self._policy.read_retries if kind is Kind.QUERY else 1
-            if st.state is LinkState.OFFLINE and kind is not Kind.PROBE:
-                if now - st.last_attempt < self._policy.probe_interval_s:
-                    raise BoardOffline(f"{self.name}: board {board} is offline")
-                attempts = 1  # the periodic probe
-                log.info("%s: probing offline board %d", self.name, board)
-            st.last_attempt = now
+            attempts = 1 + self._links.policy.read_retries if kind is Kind.QUERY else 1
+            attempts = self._links.begin(board, self._clock(), attempts, gated=kind is not Kind.PROBE)
             error: BridgeError | None = None
             for attempt in range(attempts):
                 if attempt:
-                    self._sleep(self._policy.backoff_s * 2 ** (attempt - 1))
+                    self._sleep(self._links.backoff_s(attempt))
                 try:
                     raw = self._exchange(request, reply_len)
                     if not raw and allow_silence:
@@ -213,11 +176,11 @@ class Transport:
                     log.log(level, "%s (attempt %d of %d)", exc, attempt + 1, attempts)
                     error = exc
                     continue
-                self._succeeded(board, st)
+                self._links.succeeded(board)
                 return (result,)
             assert error is not None
-            if kind is not Kind.PROBE or st.state is not LinkState.UNKNOWN:
-                self._failed(board, st)
+            if kind is not Kind.PROBE or self._links.state(board) is not LinkState.UNKNOWN:
+                self._links.failed(board)
             raise error
 
     def _exchange(self, request: bytes, reply_len: int) -> bytes:
@@ -236,26 +199,6 @@ class Transport:
             self._last_end = self._clock()
         log.debug("%s rx %s", self.name, raw.hex(" ") if raw else "(nothing)")
         return bytes(raw)
-
-    def _succeeded(self, board: int, st: _Board) -> None:
-        st.failures = 0
-        if st.state is not LinkState.ONLINE:
-            if st.state is LinkState.OFFLINE:
-                log.warning("%s: board %d is back online", self.name, board)
-            st.state = LinkState.ONLINE
-            self._notify(board, st.state)
-
-    def _failed(self, board: int, st: _Board) -> None:
-        st.failures += 1
-        if st.state is not LinkState.OFFLINE and st.failures >= self._policy.offline_after:
-            log.error("%s: board %d is offline after %d failures", self.name, board, st.failures)
-            st.state = LinkState.OFFLINE
-            self._notify(board, st.state)
-
-    def _notify(self, board: int, state: LinkState) -> None:
-        # Called with the bus lock held: a listener must not call back into this transport.
-        if self._listener is not None:
-            self._listener(board, state)
 
 
 def _unbox(box: tuple[T] | None) -> T:

@@ -14,6 +14,7 @@ from gpiozero.pins.mock import MockFactory  # type: ignore[import-untyped]
 
 from firmware_bridge.driver import BoardDriver, BoardStatus
 from firmware_bridge.gpio_driver import GpioPins
+from firmware_bridge.link import LinkPolicy
 from firmware_bridge.registry import DriverOptions, make_driver
 from firmware_bridge.sim.faults import Faults, OneShot
 from firmware_bridge.sim.gpio_sim import GpioWallSim
@@ -23,7 +24,6 @@ from firmware_bridge.sim.modbus_sim import ModbusRelaySim
 from firmware_bridge.sim.pty_sim import PtySimulator
 from firmware_bridge.sim.wall import Wall
 from firmware_bridge.sim.xor_8a import Xor8aSim
-from firmware_bridge.transport import LinkPolicy
 from locker.config import BusConfig, GpioPinConfig, Polarity
 from locker.model import DoorState
 

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from firmware_bridge.errors import BoardOffline, NoReply
+from firmware_bridge.link import LinkPolicy
 from firmware_bridge.sim.wall import SimEvent
-from firmware_bridge.transport import LinkPolicy
 from locker.clock import ManualClock
 from locker.config import Polarity
 from locker.model import DoorState

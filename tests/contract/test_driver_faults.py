@@ -6,9 +6,9 @@ import collections
 import time
 
 from firmware_bridge.errors import BridgeError
+from firmware_bridge.link import LinkPolicy
 from firmware_bridge.sim.faults import Faults
 from firmware_bridge.sim.wall import DoorPhase, SimEvent
-from firmware_bridge.transport import LinkPolicy
 from locker.model import DoorState
 from tests.contract.contract_rigs import WAIT_S, Capability, MakeRig, RigRequest
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from firmware_bridge.errors import FrameError, NoReply, TransportError
+from firmware_bridge.link import LinkListener, LinkPolicy, LinkState
 from firmware_bridge.protocols import kerong_cu16, kerong_cu48
 from firmware_bridge.registry import DriverOptions, make_driver
 from firmware_bridge.serial_drivers import KerongCu16Driver, KerongCu48Driver
@@ -19,7 +20,7 @@ from firmware_bridge.sim.faults import Faults, OneShot
 from firmware_bridge.sim.kerong_cu16 import KerongCu16Sim
 from firmware_bridge.sim.kerong_cu48 import KerongCu48Sim
 from firmware_bridge.sim.wall import SimEvent, Wall
-from firmware_bridge.transport import LinkListener, LinkPolicy, LinkState, SerialPort, Transport, open_port
+from firmware_bridge.transport import SerialPort, Transport, open_port
 from locker.clock import ManualClock
 from locker.config import BusConfig, Polarity
 from locker.errors import ConfigError

@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory  # type: ignore[import-untyped]
 
-from firmware_bridge.errors import BridgeError
+from firmware_bridge.errors import BridgeError, LockMapError, UnknownCompartment
 from firmware_bridge.gpio_driver import GpioDriver, GpioPins
-from firmware_bridge.lockbank import BankTiming, LockBank, LockMapError, UnknownCompartment, pulse_hold_s
+from firmware_bridge.link import LinkPolicy, LinkState
+from firmware_bridge.lockbank import BankTiming, LockBank, pulse_hold_s
 from firmware_bridge.registry import DriverOptions
 from firmware_bridge.sim.gpio_sim import GpioWallSim
 from firmware_bridge.sim.kerong_cu16 import KerongCu16Sim
 from firmware_bridge.sim.modbus_sim import ModbusRelaySim
 from firmware_bridge.sim.wall import Record, SimEvent, Wall
 from firmware_bridge.sim.xor_8a import Xor8aSim
-from firmware_bridge.transport import LinkPolicy, LinkState
 from locker.clock import ManualClock
 from locker.config import BusConfig, CompartmentConfig, GpioPinConfig, StationConfig, TimingConfig
 from locker.errors import HardwareError

@@ -12,12 +12,12 @@ import pytest
 from pymodbus.framer import FramerRTU
 
 from firmware_bridge.errors import BoardOffline, FrameError, NoReply, TransportError
+from firmware_bridge.link import LinkPolicy, LinkState
 from firmware_bridge.modbus_relay import ModbusRelayDriver, flash_value
 from firmware_bridge.sim import modbus_sim
 from firmware_bridge.sim.faults import FaultPlan, Faults, OneShot
 from firmware_bridge.sim.modbus_sim import ModbusRelaySim, PtyLink
 from firmware_bridge.sim.wall import Record, SimEvent, Wall
-from firmware_bridge.transport import LinkPolicy, LinkState
 from locker.clock import ManualClock
 from locker.config import BusConfig, Polarity
 from locker.model import DoorState
