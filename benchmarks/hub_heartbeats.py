@@ -23,7 +23,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend_sync import protocol as p
-from backend_sync.hub import db as hubdb
+from backend_sync.hub import tables as hubdb
 from backend_sync.hub.db import HubStore
 from backend_sync.keys import KioskKeys
 from tests.hub.servers import HubProcess, PgCluster, find_initdb

@@ -19,7 +19,8 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
-from backend_sync.hub import db as hubdb
+from backend_sync.hub import tables as hubdb
+from backend_sync.hub.db import HubStore
 from locker import codes
 
 SESSION_COOKIE = "wibox_hub_session"
@@ -117,8 +118,8 @@ def _iso(ts: float) -> str:
 # --- request plumbing -----------------------------------------------------------------------------------------
 
 
-def _store(request: Request) -> hubdb.HubStore:
-    store: hubdb.HubStore = request.app.state.store
+def _store(request: Request) -> HubStore:
+    store: HubStore = request.app.state.store
     return store
 
 

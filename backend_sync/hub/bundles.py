@@ -10,8 +10,8 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from backend_sync import protocol as p
 from backend_sync.builder import Recipient, build_bundle
-from backend_sync.hub.db import HubOrderState, bundles, kiosks, orders, staff
 from backend_sync.hub.keys import HubKeys
+from backend_sync.hub.tables import HubOrderState, bundles, kiosks, orders, staff
 from locker.model import NewOrder, Size, StaffAccount
 
 log = logging.getLogger(__name__)

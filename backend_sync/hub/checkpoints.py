@@ -10,9 +10,9 @@ from sqlalchemy import Connection, Row, insert, select, update
 
 from backend_sync import protocol as p
 from backend_sync.builder import countersign
-from backend_sync.hub.db import alarms, checkpoints, kiosks, orders
 from backend_sync.hub.errors import Conflict
 from backend_sync.hub.keys import HubKeys
+from backend_sync.hub.tables import alarms, checkpoints, kiosks, orders
 from backend_sync.keys import b64, load_ed25519_public
 
 log = logging.getLogger(__name__)

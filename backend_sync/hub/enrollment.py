@@ -16,11 +16,12 @@ from backend_sync import protocol as p
 from backend_sync.commands import CommandKind
 from backend_sync.errors import SchemaError
 from backend_sync.hub.auth import AdminPrincipal, Role, require_admin
-from backend_sync.hub.db import HubStore, KioskStatus, kiosks
+from backend_sync.hub.db import HubStore
 from backend_sync.hub.deps import Hub, HubContext
 from backend_sync.hub.errors import Conflict, Forbidden, NotFound
 from backend_sync.hub.messages import authenticate
 from backend_sync.hub.remote import issue_command
+from backend_sync.hub.tables import KioskStatus, kiosks
 from backend_sync.keys import b64
 from backend_sync.protocol import enrollment_code_hash
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from backend_sync.hub import db as hubdb
-from backend_sync.hub.db import HubOrderState, KioskStatus
+from backend_sync.hub import tables as hubdb
 from backend_sync.hub.errors import NotFound
+from backend_sync.hub.tables import HubOrderState, KioskStatus
 
 ONLINE_WINDOW_S = 300
 DAY_S = 86400

@@ -14,8 +14,8 @@ from backend_sync import protocol as p
 from backend_sync import schema
 from backend_sync.commands import RESULT_EVENT, CommandOutcome
 from backend_sync.errors import SchemaError
-from backend_sync.hub.db import CommandStatus, HubOrderState, alarms, checkpoints, commands, events, orders
 from backend_sync.hub.orders import mark_dirty
+from backend_sync.hub.tables import CommandStatus, HubOrderState, alarms, checkpoints, commands, events, orders
 
 log = logging.getLogger(__name__)
 

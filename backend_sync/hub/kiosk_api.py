@@ -16,12 +16,12 @@ from backend_sync import protocol as p
 from backend_sync.errors import SchemaError
 from backend_sync.hub.bundles import acknowledge, next_bundle
 from backend_sync.hub.checkpoints import AuditNotExtended, countersign_checkpoint, raise_audit_alarm
-from backend_sync.hub.db import kiosks
 from backend_sync.hub.deps import Hub, HubContext
 from backend_sync.hub.errors import Invalid
 from backend_sync.hub.ingest import ingest
 from backend_sync.hub.messages import authenticate, prune_message_ids
 from backend_sync.hub.remote import deliver
+from backend_sync.hub.tables import kiosks
 from backend_sync.schema import encode
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 from backend_sync import protocol as p
 from backend_sync import schema
 from backend_sync.errors import ExpiredError, ReplayError, SchemaError
-from backend_sync.hub.db import KioskStatus, kiosk_messages, kiosks
 from backend_sync.hub.errors import Forbidden, Unauthorized
+from backend_sync.hub.tables import KioskStatus, kiosk_messages, kiosks
 from backend_sync.keys import key_id, load_ed25519_public
 
 

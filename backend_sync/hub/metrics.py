@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from backend_sync.hub import db as hubdb
+from backend_sync.hub import tables as hubdb
 from backend_sync.hub.auth import CITY_ROLES, AdminPrincipal, Role, require_role
 from backend_sync.hub.deps import Hub
 from backend_sync.hub.fleet import KioskSummary, city_kiosks

@@ -10,12 +10,12 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Response
 
-from backend_sync.hub import db as hubdb
-from backend_sync.hub.db import KioskStatus
+from backend_sync.hub import tables as hubdb
 from backend_sync.hub.deps import Hub
 from backend_sync.hub.errors import NotFound
 from backend_sync.hub.fleet import city_kiosk_summary, pickups_per_day
 from backend_sync.hub.orders_api import city_settings
+from backend_sync.hub.tables import KioskStatus
 
 LICENSE = "http://dcat-ap.de/def/licenses/dl-zero-de/2.0"
 JSON_TYPE = "https://www.iana.org/assignments/media-types/application/json"

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, select, update
 
-from backend_sync.hub.db import HubOrderState, KioskStatus, kiosks, orders
 from backend_sync.hub.errors import Conflict, Invalid, NotFound
+from backend_sync.hub.tables import HubOrderState, KioskStatus, kiosks, orders
 from locker import codes
 from locker.model import Size
 

@@ -10,13 +10,13 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from backend_sync.hub import db as hubdb
 from backend_sync.hub import orders as hub_orders
+from backend_sync.hub import tables as hubdb
 from backend_sync.hub.auth import CITY_ROLES, AdminPrincipal, Role, audit, require_role
-from backend_sync.hub.db import HubOrderState
 from backend_sync.hub.deps import Hub
 from backend_sync.hub.errors import Conflict, Invalid, NotFound
 from backend_sync.hub.notice_texts import Language
+from backend_sync.hub.tables import HubOrderState
 from locker import codes
 from locker.errors import BadInput
 from locker.model import Size as ModelSize

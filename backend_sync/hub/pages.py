@@ -14,8 +14,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from backend_sync.commands import CommandKind
-from backend_sync.hub import db as hubdb
 from backend_sync.hub import notices
+from backend_sync.hub import tables as hubdb
 from backend_sync.hub.auth import (
     CITY_ROLES,
     SESSION_COOKIE,
@@ -26,13 +26,13 @@ from backend_sync.hub.auth import (
     require_role,
 )
 from backend_sync.hub.csv_import import COLUMNS, CsvInvalid, ImportResult, decode_upload, import_csv
-from backend_sync.hub.db import HubOrderState, NoticeKind
 from backend_sync.hub.deps import Hub
 from backend_sync.hub.enrollment import approve_kiosk
 from backend_sync.hub.errors import Conflict, Invalid, NotFound
 from backend_sync.hub.fleet import city_kiosk_summary, city_kiosks, pickups_per_day
 from backend_sync.hub.orders_api import city_order, search_orders
 from backend_sync.hub.remote import issue_command
+from backend_sync.hub.tables import HubOrderState, NoticeKind
 from locker import codes
 from locker.errors import BadInput
 

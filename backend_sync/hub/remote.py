@@ -10,9 +10,9 @@ from sqlalchemy import Connection, insert, select, update
 
 from backend_sync.commands import Command, CommandKind, sign_command
 from backend_sync.errors import SchemaError
-from backend_sync.hub.db import CommandStatus, KioskStatus, commands, kiosks
 from backend_sync.hub.errors import Conflict, Invalid, NotFound
 from backend_sync.hub.keys import HubKeys
+from backend_sync.hub.tables import CommandStatus, KioskStatus, commands, kiosks
 
 
 def issue_command(

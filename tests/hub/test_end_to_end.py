@@ -17,7 +17,7 @@ from backend_sync import protocol as p
 from backend_sync.client import SyncClient
 from backend_sync.commands import CommandKind
 from backend_sync.errors import HubRefused, HubUnreachable
-from backend_sync.hub import db as hubdb
+from backend_sync.hub import tables as hubdb
 from backend_sync.hub.db import HubStore
 from backend_sync.hub.orders import CreatedOrder, NewHubOrder, create_order
 from backend_sync.keys import KioskKeys

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from backend_sync.hub import db as hubdb
+from backend_sync.hub import tables as hubdb
 from backend_sync.hub.db import HubStore
 from backend_sync.hub.notice_texts import TEXTS, Language
 from firmware_bridge.scanners.chain import DecoderChain

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from backend_sync import protocol as p
 from backend_sync.commands import Command, CommandKind, sign_command, verify_command
 from backend_sync.errors import ExpiredError, TamperError, WrongDeviceError
-from backend_sync.hub import db as hubdb
+from backend_sync.hub import tables as hubdb
 from backend_sync.hub.app import create_app
 from backend_sync.hub.config import hub_keys_described, parse_hub_config
 from backend_sync.hub.db import HubStore, applied_migrations, migrate

@@ -11,13 +11,14 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from backend_sync.hub import db as hubdb
+from backend_sync.hub import tables as hubdb
 from backend_sync.hub.app import create_app
 from backend_sync.hub.auth import AdminPrincipal, Role, create_admin, create_api_key
 from backend_sync.hub.config import HubConfig
-from backend_sync.hub.db import HubStore, KioskStatus
+from backend_sync.hub.db import HubStore
 from backend_sync.hub.keys import load_hub_keys
 from backend_sync.hub.notices import CityNotifier
+from backend_sync.hub.tables import KioskStatus
 from locker.clock import ManualClock
 
 PASSWORD = "correct horse battery staple"

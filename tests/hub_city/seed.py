@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from backend_sync.hub import db as hubdb
+from backend_sync.hub import tables as hubdb
 from backend_sync.hub.auth import token_hash
 from tests.hub_city.conftest import City, Hub, mark_stored, order_body
 

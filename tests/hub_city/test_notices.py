@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
-from backend_sync.hub import db as hubdb
+from backend_sync.hub import tables as hubdb
 from backend_sync.hub.config import SmtpConfig
 from backend_sync.hub.errors import Conflict
 from backend_sync.hub.notice_texts import KEYS, TEXTS, Language

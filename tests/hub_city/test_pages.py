@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from backend_sync.hub import db as hubdb
+from backend_sync.hub import tables as hubdb
 from tests.hub_city.conftest import Hub
 from tests.hub_city.seed import seed_city
 

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from backend_sync.commands import CommandKind
-from backend_sync.hub import db as hubdb
+from backend_sync.hub import tables as hubdb
 from backend_sync.hub.auth import Role, create_admin
 from backend_sync.hub.bundles import next_staff_rev
 from backend_sync.hub.config import HubConfig, ServerConfig

@@ -16,7 +16,7 @@ from typing import TextIO
 import sqlalchemy as sa
 
 from backend_sync.commands import CommandKind
-from backend_sync.hub import db as hubdb
+from backend_sync.hub import tables as hubdb
 from locker import audit
 from locker.errors import CodeError, DoorDidNotOpen, LockerError
 from locker.model import AlarmKind, CompartmentState, OrderState, Size
