@@ -14,9 +14,10 @@ from pymodbus.framer import FramerRTU
 from firmware_bridge.errors import BoardOffline, FrameError, NoReply, TransportError
 from firmware_bridge.link import LinkPolicy, LinkState
 from firmware_bridge.modbus_relay import ModbusRelayDriver, flash_value
-from firmware_bridge.sim import modbus_sim
+from firmware_bridge.sim import rtu_line
 from firmware_bridge.sim.faults import FaultPlan, Faults, OneShot
-from firmware_bridge.sim.modbus_sim import ModbusRelaySim, PtyLink
+from firmware_bridge.sim.modbus_sim import ModbusRelaySim
+from firmware_bridge.sim.rtu_line import PtyLink
 from firmware_bridge.sim.wall import Record, SimEvent, Wall
 from locker.clock import ManualClock
 from locker.config import BusConfig, Polarity
@@ -361,7 +362,7 @@ LINK_IDLE_S = 1.0
 def link(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[tuple[PtyLink, list[tuple[SimEvent, int | None, str]], int, int]]:
-    monkeypatch.setattr(modbus_sim, "MIN_IDLE_S", LINK_IDLE_S)
+    monkeypatch.setattr(rtu_line, "MIN_IDLE_S", LINK_IDLE_S)
     records: list[tuple[SimEvent, int | None, str]] = []
     lnk = PtyLink(plan=FaultPlan(), record=lambda e, u, d: records.append((e, u, d)), listens=lambda u: u == 1)
     lnk.start()
