@@ -110,13 +110,14 @@ TICKER_RETRY_S = 1.0  # after a failed round, the next one comes this much later
 
 
 async def _ticker(ui: KioskUI, tick_s: float) -> None:
-    """Runs ``ui.tick`` off the event loop for as long as the app lives. A failed round is logged, shown by /healthz
-    and raised as alarm ``screen_failed``; the ticker goes on (screen timeouts clear what a citizen typed: they must
-    not stop), and the first good round clears the alarm."""
+    """Runs ``ui.tick`` on the event loop (the screens are the loop's; flows go to the station's worker) for as long
+    as the app lives. A failed round is logged, shown by /healthz and raised as alarm ``screen_failed``; the ticker
+    goes on (screen timeouts clear what a citizen typed: they must not stop), and the first good round clears the
+    alarm."""
     failing = False
     while True:
         try:
-            await asyncio.to_thread(ui.tick)
+            await ui.tick()
         except Exception as exc:
             ui.ticker_error = f"{type(exc).__name__}: {exc}"
             ui.ticker_failures += 1
@@ -135,12 +136,12 @@ async def _ticker(ui: KioskUI, tick_s: float) -> None:
 
 
 async def _scans(ui: KioskUI, scans: asyncio.Queue[ScanEvent]) -> None:
-    """Handles scanner events one at a time, in the order read, off the event loop (a scan may open a door: its
-    flow runs on the station's worker). A failed one is logged and counted; the next one is handled."""
+    """Handles scanner events one at a time, in the order read (a scan may open a door: the loop awaits its flow on
+    the station's worker and goes on meanwhile). A failed one is logged and counted; the next one is handled."""
     while True:
         event = await scans.get()
         try:
-            await asyncio.to_thread(ui.on_hub_event, event)
+            await ui.on_hub_event(event)
         except Exception:
             ui.scan_failures += 1
             log.exception("scanner event %r not handled", type(event).__name__)

@@ -1,9 +1,13 @@
-"""The citizen screen state machine: one session per kiosk browser; secrets and input live only here, in memory."""
+"""The citizen screen state machine: one session per kiosk browser; secrets and input live only here, in memory.
+
+Sessions belong to the event loop: routes, scans and the ticker change them there, and flows run on the station's
+worker while the action awaits them (``Station.run``). No thread touches a session, so no lock guards one.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -51,9 +55,9 @@ class CitizenSession:
     page: Page = Page.CITIZEN
     staff_badge: str = field(default="", repr=False)  # a badge scanned for the staff login page
     version: int = 0
-    # Held while an action or a scan works on this session (it may wait for a door cycle on the station's worker);
-    # the ticker skips a session that is busy (it is not idle) instead of waiting for it.
-    busy: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+    # Held while an action or a scan works on this session (it may await a door cycle on the station's worker):
+    # a second action on the same session waits its turn; the ticker skips a busy session (it is not idle).
+    busy: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)
 
     def touch(self, now: float) -> None:
         self.last_activity = now
@@ -78,46 +82,39 @@ class CitizenSession:
 
 
 class Citizens:
-    """All citizen sessions and the transitions between screens."""
+    """All citizen sessions and the transitions between screens; every method runs on the event loop."""
 
     def __init__(self, station: Station) -> None:
         self.station = station
         self.sessions: dict[str, CitizenSession] = {}
         self._streams: Counter[str] = Counter()  # session id -> open event streams (a kiosk page that is showing)
-        self._streams_lock = threading.Lock()  # taken on the event loop: never held while anything waits
-        self._lock = threading.RLock()  # the sessions dict; held briefly, never across a call into the station
 
     # -- sessions -------------------------------------------------------------------------------------------
     def get(self, sid: str | None) -> CitizenSession:
-        with self._lock:
-            if sid and sid in self.sessions:
-                return self.sessions[sid]
-            s = CitizenSession(secrets.token_urlsafe(16), self.station.clock.now())
-            self.sessions[s.id] = s
-            if len(self.sessions) > MAX_SESSIONS:
-                self._prune(self.station.clock.now(), keep=s.id, over_limit=True)
-            return s
+        if sid and sid in self.sessions:
+            return self.sessions[sid]
+        s = CitizenSession(secrets.token_urlsafe(16), self.station.clock.now())
+        self.sessions[s.id] = s
+        if len(self.sessions) > MAX_SESSIONS:
+            self._prune(self.station.clock.now(), keep=s.id, over_limit=True)
+        return s
 
     def stream_opened(self, s: CitizenSession) -> None:
-        with self._streams_lock:
-            self._streams[s.id] += 1
+        self._streams[s.id] += 1
 
     def stream_closed(self, s: CitizenSession) -> None:
-        with self._streams_lock:
-            self._streams[s.id] -= 1
-            if self._streams[s.id] <= 0:
-                del self._streams[s.id]
+        self._streams[s.id] -= 1
+        if self._streams[s.id] <= 0:
+            del self._streams[s.id]
 
     def showing(self, s: CitizenSession) -> bool:
         """True while a page of this session follows the event stream."""
-        with self._streams_lock:
-            return s.id in self._streams
+        return s.id in self._streams
 
     def _prune(self, now: float, keep: str = "", over_limit: bool = False) -> None:
         """Forget sessions no page shows: idle ones on a fresh start screen after SESSION_IDLE_S; when there are
         more than MAX_SESSIONS, the longest idle of those without an open stream first, whatever their screen."""
-        with self._streams_lock:
-            streaming = set(self._streams)
+        streaming = set(self._streams)
         idle = [x for x in self.sessions.values() if x.id != keep and x.id not in streaming]
         for x in idle:
             if x.is_default() and now - x.last_activity >= SESSION_IDLE_S:
@@ -129,12 +126,11 @@ class Citizens:
 
     def active(self) -> CitizenSession | None:
         """The session of the browser used last: scans from the station's scanner go there."""
-        with self._lock:
-            return max(self.sessions.values(), key=lambda s: s.last_activity, default=None)
+        return max(self.sessions.values(), key=lambda s: s.last_activity, default=None)
 
     # -- actions ------------------------------------------------------------------------------------------
-    def act(self, s: CitizenSession, action: Action, value: str = "") -> None:
-        with s.busy:
+    async def act(self, s: CitizenSession, action: Action, value: str = "") -> None:
+        async with s.busy:
             now = self.station.clock.now()
             s.touch(now)
             if action == Action.MORE_TIME:
@@ -154,9 +150,9 @@ class Citizens:
                 s.number = s.pin = ""
                 s.active_field = Field.NUMBER
             elif action in (Action.KEY, Action.DELETE, Action.OK, Action.FIELD):
-                self._keypad(s, action, value)
+                await self._keypad(s, action, value)
             elif action == Action.CONFIRM and s.screen == Screen.CONFIRM:
-                self._confirm(s, now)
+                await self._confirm(s, now)
             elif action == Action.NEXT:
                 self._next(s, now)
 
@@ -181,7 +177,7 @@ class Citizens:
         s.compartment = getattr(exc, "compartment", s.compartment)
         self._go(s, Screen.ERROR, now)
 
-    def _keypad(self, s: CitizenSession, action: Action, value: str) -> None:
+    async def _keypad(self, s: CitizenSession, action: Action, value: str) -> None:
         if s.screen == Screen.MANUAL:
             if action == Action.FIELD and value in (Field.NUMBER, Field.PIN):
                 s.active_field = Field(value)
@@ -201,7 +197,7 @@ class Citizens:
         if action == Action.KEY and s.active_field == Field.NUMBER and len(text) == limit and s.screen == Screen.MANUAL:
             s.active_field = Field.PIN
         if action == Action.OK:
-            self._submit(s, limit, text)
+            await self._submit(s, limit, text)
 
     def _store_field(self, s: CitizenSession, text: str) -> None:
         if s.screen == Screen.DOB:
@@ -211,7 +207,7 @@ class Citizens:
         else:
             s.pin = text
 
-    def _submit(self, s: CitizenSession, limit: int, text: str) -> None:
+    async def _submit(self, s: CitizenSession, limit: int, text: str) -> None:
         now = self.station.clock.now()
         if len(text) < limit:
             s.message = "manual.incomplete"
@@ -223,8 +219,8 @@ class Citizens:
             if s.screen == Screen.MANUAL:
                 number, pin = s.number, s.pin
                 s.pin = ""
-                pending = self.station.call(lambda f: f.pickup.enter_manual(number, pin))
-                self._pending(s, pending, now)
+                pending = await self.station.run(lambda f: f.pickup.enter_manual(number, pin))
+                await self._pending(s, pending, now)
             else:
                 dob = s.dob
                 s.dob = ""
@@ -232,29 +228,29 @@ class Citizens:
                 if pending2 is None:
                     self._restart(s, now)
                     return
-                s.verified = self.station.call(lambda f: f.pickup.verify(pending2, dob))
+                s.verified = await self.station.run(lambda f: f.pickup.verify(pending2, dob))
                 s.pending = None
                 self._go(s, Screen.CONFIRM, now)
         except LockerError as exc:
             self._fail(s, exc, now)
 
-    def _pending(self, s: CitizenSession, pending: PendingPickup, now: float) -> None:
+    async def _pending(self, s: CitizenSession, pending: PendingPickup, now: float) -> None:
         if pending.needs_second_factor:
             s.pending = pending
             s.dob = ""
             s.active_field = Field.DOB
             self._go(s, Screen.DOB, now)
             return
-        s.verified = self.station.call(lambda f: f.pickup.verify(pending))
+        s.verified = await self.station.run(lambda f: f.pickup.verify(pending))
         self._go(s, Screen.CONFIRM, now)
 
-    def _confirm(self, s: CitizenSession, now: float) -> None:
+    async def _confirm(self, s: CitizenSession, now: float) -> None:
         verified = s.verified
         if verified is None:
             self._restart(s, now)
             return
         try:
-            s.compartment = self.station.call(lambda f: f.pickup.confirm_receipt(verified))
+            s.compartment = await self.station.run(lambda f: f.pickup.confirm_receipt(verified))
         except LockerError as exc:
             self._fail(s, exc, now)
             return
@@ -268,12 +264,12 @@ class Citizens:
             self._go(s, Screen.CLOSE, now)
 
     # -- scans --------------------------------------------------------------------------------------------
-    def scan(self, text: str) -> None:
+    async def scan(self, text: str) -> None:
         """A pickup code read by the scanner, for the active session; a staff badge opens the staff login."""
         s = self.active()
         if s is None:
             return
-        with s.busy:
+        async with s.busy:
             now = self.station.clock.now()
             if text.strip().startswith(codes.BADGE_PREFIX + ":"):
                 s.staff_badge = text.strip()
@@ -284,30 +280,25 @@ class Citizens:
                 return
             s.touch(now)
             try:
-                pending = self.station.call(lambda f: f.pickup.scan_qr(text))
+                pending = await self.station.run(lambda f: f.pickup.scan_qr(text))
             except BadInput:
                 self._restart(s, now)
                 s.message = "start.not_code"
                 return
             try:
-                self._pending(s, pending, now)
+                await self._pending(s, pending, now)
             except LockerError as exc:
                 self._fail(s, exc, now)
 
     # -- time ---------------------------------------------------------------------------------------------
     def tick(self, timeout_s: float, warning_s: float) -> None:
         """Inactivity warning and reset, door-closed detection and the auto-return from the done screen."""
-        with self._lock:
-            now = self.station.clock.now()
-            self._prune(now)
-            sessions = list(self.sessions.values())
-        for s in sessions:
-            if not s.busy.acquire(blocking=False):
+        now = self.station.clock.now()
+        self._prune(now)
+        for s in list(self.sessions.values()):
+            if s.busy.locked():
                 continue  # an action or a scan is working on it right now: not idle, looked at next round
-            try:
-                self._tick_one(s, now, timeout_s, warning_s)
-            finally:
-                s.busy.release()
+            self._tick_one(s, now, timeout_s, warning_s)
 
     def _tick_one(self, s: CitizenSession, now: float, timeout_s: float, warning_s: float) -> None:
         if s.screen in DOOR_SCREENS and s.compartment is not None:

@@ -39,14 +39,16 @@ def set_kiosk_cookie(response: Response, s: CitizenSession) -> None:
 def citizen_router(ui: KioskUI) -> APIRouter:
     r = APIRouter()
 
+    # Every route that reads or changes a screen session is async: sessions belong to the event loop, and the
+    # flows an action needs run on the station's worker while the route awaits them.
     @r.get("/")
-    def page(request: Request, lang: str | None = None) -> Response:
+    async def page(request: Request, lang: str | None = None) -> Response:
         s = kiosk_session(ui, request)
         now_showing(request, s, Page.CITIZEN)
         if lang is not None:
             if not is_language(lang):
                 raise HTTPException(400, f"unknown language {lang!r}")
-            ui.citizens.act(s, Action.LANG, lang)
+            await ui.citizens.act(s, Action.LANG, lang)
         ctx = citizen_context(s, ui.citizens, ui.catalogs, ui.sizing, ui.timeout_s)
         response = ui.templates.TemplateResponse(request, "citizen.html", ctx)
         response.headers["Cache-Control"] = "no-store"
@@ -61,19 +63,14 @@ def citizen_router(ui: KioskUI) -> APIRouter:
             action = Action(name)
         except ValueError:
             raise HTTPException(400, "unknown action") from None
-        # flows may pulse a lock and wait for the door (seconds), and the sessions' lock may be held meanwhile:
-        # only the body is read on the event loop
-        return await run_in_threadpool(_act, request, action, value)
-
-    def _act(request: Request, action: Action, value: str) -> Response:
         s = kiosk_session(ui, request)
-        ui.citizens.act(s, action, value)
+        await ui.citizens.act(s, action, value)  # a door cycle is awaited on the worker: the loop goes on
         response = RedirectResponse("/", status_code=303)
         set_kiosk_cookie(response, s)
         return response
 
     @r.get("/events")
-    def live(request: Request) -> StreamingResponse:
+    async def live(request: Request) -> StreamingResponse:
         s = kiosk_session(ui, request)
         staff_sid = request.cookies.get(STAFF_COOKIE)
 
@@ -95,13 +92,14 @@ def citizen_router(ui: KioskUI) -> APIRouter:
         )
 
     @r.get("/speech.wav")
-    def speech(request: Request) -> Response:
+    async def speech(request: Request) -> Response:
         s = kiosk_session(ui, request)
         text = spoken(s, ui.citizens, ui.catalogs, ui.timeout_s)
-        return Response(ui.speaker.wav(s.lang, text), media_type="audio/wav", headers={"Cache-Control": "no-store"})
+        wav = await run_in_threadpool(ui.speaker.wav, s.lang, text)  # the synthesiser is a subprocess
+        return Response(wav, media_type="audio/wav", headers={"Cache-Control": "no-store"})
 
     @r.get("/speech.txt")
-    def speech_text(request: Request) -> Response:
+    async def speech_text(request: Request) -> Response:
         s = kiosk_session(ui, request)
         return Response(spoken(s, ui.citizens, ui.catalogs, ui.timeout_s), media_type="text/plain; charset=utf-8")
 
@@ -116,13 +114,10 @@ def citizen_router(ui: KioskUI) -> APIRouter:
         plugged = (await json_object(request)).get("plugged")
         if not isinstance(plugged, bool):
             raise HTTPException(400, 'expected {"plugged": true|false}')
-        return {"speech": await run_in_threadpool(_headset, plugged)}
-
-    def _headset(plugged: bool) -> bool:
         s = ui.citizens.active()
         if s is not None and s.speech != plugged:
-            ui.citizens.act(s, Action.SPEECH)
-        return bool(s and s.speech)
+            await ui.citizens.act(s, Action.SPEECH)
+        return {"speech": bool(s and s.speech)}
 
     @r.get("/healthz")
     def healthz() -> JSONResponse:

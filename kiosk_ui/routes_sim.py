@@ -37,7 +37,7 @@ def sim_router(ui: KioskUI, sim: SimControl) -> APIRouter:
         text = (await json_object(request)).get("text")
         if not isinstance(text, str) or not text.strip() or len(text) > 512:
             raise HTTPException(400, 'expected {"text": "<payload>"}')
-        # a scan runs flows (a staff label pulses a lock and waits for the door): never on the event loop
+        # the scan hub hands the scan to the kiosk's scan queue, like a real scanner's thread
         await run_in_threadpool(sim.present_scan, text)
         return {"ok": True}
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
-from starlette.concurrency import run_in_threadpool
 
 from kiosk_ui.forms import form
 from kiosk_ui.i18n import DEFAULT_LANGUAGE, is_language
@@ -16,46 +15,49 @@ from kiosk_ui.screens import Page, StaffAction, StaffScreen
 from kiosk_ui.staff_desk import StaffView
 from kiosk_ui.views import common
 from locker.errors import LockerError, SessionError
+from locker.staff import StaffSession
 
 
 def staff_router(ui: KioskUI) -> APIRouter:  # noqa: PLR0915 (one closure per route keeps deps explicit)
     r = APIRouter(prefix="/staff")
 
-    def require(request: Request) -> StaffView:
-        """The caller's live staff session, or 401 (no session / timed out)."""
+    # Staff views and screen sessions belong to the event loop: every route here is async and awaits the flows it
+    # needs on the station's worker (argon2id, a door cycle) without blocking the loop.
+    async def require(request: Request) -> tuple[StaffView, StaffSession]:
+        """The caller's view and live staff session, or 401 (no session / timed out)."""
         sid = request.cookies.get(STAFF_COOKIE, "")
         try:
-            ui.staff.session(sid)
+            session = await ui.staff.session(sid)
         except SessionError as exc:
             ui.staff.forget(sid)
             raise HTTPException(401, str(exc)) from exc
         view = ui.staff.view(sid)
         view.last_activity = ui.station.clock.now()
-        return view
+        return view, session
 
-    def login_page(request: Request, status: int = 200, message: str = "") -> Response:
+    async def login_page(request: Request, status: int = 200, message: str = "") -> Response:
         s = kiosk_session(ui, request)
         now_showing(request, s, Page.STAFF_LOGIN)
         sid = request.cookies.get(STAFF_COOKIE, "")
-        second = bool(sid) and ui.staff.is_live(sid)
+        second = bool(sid) and await ui.staff.is_live(sid)
         ctx = common(s.lang, ui.catalogs, ui.sizing, False, False)
         ctx.update(badge=s.staff_badge, message=message, second=second, version=s.version)
         response = ui.templates.TemplateResponse(request, "staff_login.html", ctx, status_code=status)
         set_kiosk_cookie(response, s)
         return response
 
-    def staff_page(request: Request, view: StaffView, status: int = 200) -> Response:
+    async def staff_page(request: Request, view: StaffView, status: int = 200) -> Response:
         s = kiosk_session(ui, request)
         now_showing(request, s, Page.STAFF)
-        session = ui.staff.session(view.session_id)
+        session = await ui.staff.session(view.session_id)
         ctx = common(view.lang, ui.catalogs, ui.sizing, False, False)
         ctx.update(
             view=view,
             Screen=StaffScreen,
             who=" + ".join(session.staff),
-            four_eyes_missing=ui.staff.four_eyes_missing(view.session_id),
+            four_eyes_missing=ui.staff.four_eyes_missing(session),
             compartments=ui.station.compartments(),
-            returnable=ui.station.call(lambda f: f.staffwork.returnable()),
+            returnable=await ui.station.run(lambda f: f.staffwork.returnable()),
             alarms=ui.station.alarms(),
             version=f"{s.version}.{view.version}",
         )
@@ -64,46 +66,43 @@ def staff_router(ui: KioskUI) -> APIRouter:  # noqa: PLR0915 (one closure per ro
         return response
 
     @r.get("/login")
-    def login_form(request: Request) -> Response:
-        return login_page(request)
+    async def login_form(request: Request) -> Response:
+        return await login_page(request)
 
     @r.post("/login")
     async def login(request: Request) -> Response:
         data = await form(request)
-        # argon2id and the flows run on the station's worker: only the body is read on the event loop
-        return await run_in_threadpool(_login, request, data)
-
-    def _login(request: Request, data: dict[str, str]) -> Response:
         s = kiosk_session(ui, request)
         try:
-            session = ui.staff.login(
+            session = await ui.staff.login(
                 data.get("badge", ""), data.get("pin", ""), s.lang, request.cookies.get(STAFF_COOKIE)
             )
         except LockerError as exc:
             key = "staff.wrong" if not isinstance(exc, SessionError) else "staff.refused"
-            return login_page(request, 401, ui.catalogs.text(s.lang, key, detail=str(exc)))
+            return await login_page(request, 401, ui.catalogs.text(s.lang, key, detail=str(exc)))
         s.staff_badge = ""
         response = RedirectResponse("/staff", status_code=303)
         response.set_cookie(STAFF_COOKIE, session.id, httponly=True, samesite="strict", path="/")
         return response
 
     @r.post("/logout")
-    def logout(request: Request) -> Response:
+    async def logout(request: Request) -> Response:
         sid = request.cookies.get(STAFF_COOKIE, "")
         if sid:
-            ui.staff.logout(sid)
+            await ui.staff.logout(sid)
         kiosk_session(ui, request).page = Page.CITIZEN
         response = RedirectResponse("/", status_code=303)
         response.delete_cookie(STAFF_COOKIE, path="/")
         return response
 
     @r.get("")
-    def home(request: Request) -> Response:
+    async def home(request: Request) -> Response:
         try:
-            view = require(request)
+            view, _session = await require(request)
         except HTTPException:
-            return login_page(request, 401, ui.catalogs.text(kiosk_session(ui, request).lang, "staff.timed_out"))
-        return staff_page(request, view)
+            lang = kiosk_session(ui, request).lang
+            return await login_page(request, 401, ui.catalogs.text(lang, "staff.timed_out"))
+        return await staff_page(request, view)
 
     @r.post("/act")
     async def act(request: Request) -> Response:
@@ -113,31 +112,27 @@ def staff_router(ui: KioskUI) -> APIRouter:  # noqa: PLR0915 (one closure per ro
             action = StaffAction(name)
         except ValueError:
             raise HTTPException(400, "unknown action") from None
-        # may open a door and wait for it; every step asks the station's worker: off the event loop
-        return await run_in_threadpool(_act, request, action, data)
-
-    def _act(request: Request, action: StaffAction, data: dict[str, str]) -> Response:
-        view = require(request)
+        view, _session = await require(request)
         status = 200
         try:
-            _do(ui, view, action, data)
+            await _do(ui, view, action, data)  # may open a door: awaited on the worker, the loop goes on
         except LockerError as exc:
             status = ui.staff.refused(view, exc)
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from exc
         if status != 200:
-            return staff_page(request, view, status)
+            return await staff_page(request, view, status)
         return RedirectResponse("/staff", status_code=303)
 
     @r.get("/api/state")
-    def state(request: Request) -> dict[str, Any]:
-        view = require(request)
-        session = ui.staff.session(view.session_id)
+    async def state(request: Request) -> dict[str, Any]:
+        _view, session = await require(request)
+        returnable = await ui.station.run(lambda f: f.staffwork.returnable())
         return {
             "staff": session.staff,
-            "four_eyes_missing": ui.staff.four_eyes_missing(view.session_id),
+            "four_eyes_missing": ui.staff.four_eyes_missing(session),
             "compartments": [{"number": c.number, "state": c.state.value} for c in ui.station.compartments()],
-            "returnable": [c.number for c in ui.station.call(lambda f: f.staffwork.returnable())],
+            "returnable": [c.number for c in returnable],
             "alarms": [{"kind": k.value, "compartment": c, "board": b} for k, c, b, _t in ui.station.alarms()],
         }
 
@@ -151,7 +146,7 @@ def _number(data: dict[str, str]) -> int:
     return int(n)
 
 
-def _do(ui: KioskUI, view: StaffView, action: StaffAction, data: dict[str, str]) -> None:
+async def _do(ui: KioskUI, view: StaffView, action: StaffAction, data: dict[str, str]) -> None:
     desk = ui.staff
     if action == StaffAction.GO:
         desk.go(view, StaffScreen(data.get("v", "")))
@@ -162,12 +157,12 @@ def _do(ui: KioskUI, view: StaffView, action: StaffAction, data: dict[str, str])
         view.lang = lang
         view.say("")
     elif action == StaffAction.LABEL:
-        desk.label(view, data.get("label", ""))
+        await desk.label(view, data.get("label", ""))
     elif action == StaffAction.TAKE_OUT:
-        desk.take_out(view, _number(data))
+        await desk.take_out(view, _number(data))
     elif action == StaffAction.MAINT_OPEN:
-        desk.maintenance_open(view, _number(data), data.get("reason", ""))
+        await desk.maintenance_open(view, _number(data), data.get("reason", ""))
     elif action == StaffAction.DISABLE:
-        desk.disable(view, _number(data), data.get("reason", ""))
+        await desk.disable(view, _number(data), data.get("reason", ""))
     elif action == StaffAction.ENABLE:
-        desk.enable(view, _number(data))
+        await desk.enable(view, _number(data))

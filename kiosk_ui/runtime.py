@@ -85,19 +85,20 @@ class KioskUI:
     def warning_s(self) -> float:
         return float(self.station.config.display.idle_warning_s)
 
-    def tick(self) -> None:
-        """One round of the background ticker: door events (when the UI pumps them), timers, screens."""
+    async def tick(self) -> None:
+        """One round of the background ticker, on the event loop: door events (when the UI pumps them) and timers on
+        the station's worker, then the screens."""
         if self.pump_doors:
-            self.station.call(_pump_doors)
+            await self.station.run(_pump_doors)
         self.citizens.tick(self.timeout_s, self.warning_s)
         self.staff.tick()
 
-    def on_hub_event(self, event: ScanEvent) -> None:
-        """One scanner event, taken from the app's scan queue (never in the scanner's own thread): order labels go
-        to staff loading, everything else to the citizen side."""
+    async def on_hub_event(self, event: ScanEvent) -> None:
+        """One scanner event, taken from the app's scan queue on the event loop (never in the scanner's own thread):
+        order labels go to staff loading, everything else to the citizen side."""
         if isinstance(event, Scan):
-            if not self.staff.scan(event.text):
-                self.citizens.scan(event.text)
+            if not await self.staff.scan(event.text):
+                await self.citizens.scan(event.text)
         elif isinstance(event, StatusChange):
             for s in list(self.citizens.sessions.values()):
                 s.version += 1

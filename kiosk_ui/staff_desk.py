@@ -1,8 +1,11 @@
-"""Staff screens over the staff flows: login (with four-eyes), loading, returns, maintenance, faults."""
+"""Staff screens over the staff flows: login (with four-eyes), loading, returns, maintenance, faults.
+
+The views belong to the event loop (routes, scans and the ticker change them there); flows run on the station's
+worker while a method awaits them.
+"""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,88 +43,75 @@ class StaffDesk:
     def __init__(self, station: Station) -> None:
         self.station = station
         self.views: dict[str, StaffView] = {}
-        self._lock = threading.RLock()
 
     # -- login --------------------------------------------------------------------------------------------
-    def login(self, badge: str, pin: str, lang: str, existing: str | None) -> StaffSession:
+    async def login(self, badge: str, pin: str, lang: str, existing: str | None) -> StaffSession:
         """Authenticate; a live session in ``existing`` gets this person as its second member (four-eyes)."""
 
         def enter(flows: Flows) -> tuple[StaffSession, bool]:
             who = flows.staff.authenticate(badge.strip(), pin.strip())
-            if existing and self.is_live(existing):
+            if existing and _live(flows, existing):
                 return flows.staff.add_second(existing, who), False
             return flows.staff.open_session(who), True
 
-        session, new = self.station.call(enter)
-        if not new:
-            return session
-        with self._lock:
+        session, new = await self.station.run(enter)
+        if new:
             self.views[session.id] = StaffView(session.id, lang, last_activity=self.station.clock.now())
         return session
 
-    def is_live(self, sid: str) -> bool:
-        def live(flows: Flows) -> bool:
-            try:
-                flows.staff.require(sid)
-            except SessionError:
-                return False
-            return True
+    async def is_live(self, sid: str) -> bool:
+        return await self.station.run(lambda f: _live(f, sid))
 
-        return self.station.call(live)
-
-    def session(self, sid: str) -> StaffSession:
+    async def session(self, sid: str) -> StaffSession:
         """The live staff session (SessionError when missing or timed out)."""
-        return self.station.call(lambda f: f.staff.require(sid))
+        return await self.station.run(lambda f: f.staff.require(sid))
 
-    def logout(self, sid: str) -> None:
-        self.station.call(lambda f: f.staff.close(sid))
+    async def logout(self, sid: str) -> None:
+        await self.station.run(lambda f: f.staff.close(sid))
         self.forget(sid)
 
     def forget(self, sid: str) -> None:
-        """Drop the view of a session that ended (under the lock the ticker iterates the views with)."""
-        with self._lock:
-            self.views.pop(sid, None)
+        """Drop the view of a session that ended."""
+        self.views.pop(sid, None)
 
     def view(self, sid: str) -> StaffView:
-        with self._lock:
-            v = self.views.get(sid)
-            if v is None:
-                v = self.views[sid] = StaffView(sid, "de")
-            return v
+        v = self.views.get(sid)
+        if v is None:
+            v = self.views[sid] = StaffView(sid, "de")
+        return v
 
     def active(self) -> StaffView | None:
-        with self._lock:
-            return max(self.views.values(), key=lambda v: v.last_activity, default=None)
+        return max(self.views.values(), key=lambda v: v.last_activity, default=None)
 
-    def four_eyes_missing(self, sid: str) -> bool:
-        return self.station.config.policy.four_eyes_loading and len(self.session(sid).staff) < 2
+    def four_eyes_missing(self, session: StaffSession) -> bool:
+        return self.station.config.policy.four_eyes_loading and len(session.staff) < 2
 
     # -- actions ------------------------------------------------------------------------------------------
     def go(self, v: StaffView, screen: StaffScreen) -> None:
         v.screen = screen
         v.say("")
 
-    def label(self, v: StaffView, text: str) -> None:
-        a = self.station.call(lambda f: f.loading.scan_label(v.session_id, text.strip()))
+    async def label(self, v: StaffView, text: str) -> None:
+        a = await self.station.run(lambda f: f.loading.scan_label(v.session_id, text.strip()))
         self._watch(v, a.compartment, "staff.stored")
         v.say("staff.load_open", n=a.compartment)
 
-    def take_out(self, v: StaffView, number: int) -> None:
-        n = self.station.call(lambda f: f.staffwork.take_out(v.session_id, number))
+    async def take_out(self, v: StaffView, number: int) -> None:
+        n = await self.station.run(lambda f: f.staffwork.take_out(v.session_id, number))
         self._watch(v, n, "staff.closed")
         v.say("staff.return_open", n=n)
 
-    def maintenance_open(self, v: StaffView, number: int, reason: str) -> None:
-        n = self.station.call(lambda f: f.staffwork.maintenance_open(v.session_id, number, reason))
+    async def maintenance_open(self, v: StaffView, number: int, reason: str) -> None:
+        n = await self.station.run(lambda f: f.staffwork.maintenance_open(v.session_id, number, reason))
         self._watch(v, n, "staff.closed")
         v.say("staff.maint_open", n=n)
 
-    def disable(self, v: StaffView, number: int, reason: str) -> None:
-        self.station.call(lambda f: f.staffwork.disable(v.session_id, number, reason))
+    async def disable(self, v: StaffView, number: int, reason: str) -> None:
+        await self.station.run(lambda f: f.staffwork.disable(v.session_id, number, reason))
         v.say("staff.done")
 
-    def enable(self, v: StaffView, number: int) -> None:
-        self.station.call(lambda f: f.staffwork.enable(v.session_id, number))
+    async def enable(self, v: StaffView, number: int) -> None:
+        await self.station.run(lambda f: f.staffwork.enable(v.session_id, number))
         v.say("staff.done")
 
     def refused(self, v: StaffView, exc: LockerError) -> int:
@@ -132,7 +122,7 @@ class StaffDesk:
     def _watch(self, v: StaffView, number: int, done_key: str) -> None:
         v.watch, v.watch_done = number, done_key
 
-    def scan(self, text: str) -> bool:
+    async def scan(self, text: str) -> bool:
         """A scanned order label goes to the staff session on the load screen; True if it was taken."""
         t = text.strip()
         if not t.startswith(codes.LABEL_PREFIX + ":"):
@@ -140,23 +130,30 @@ class StaffDesk:
         v = self.active()
         if v is None or v.screen != StaffScreen.LOAD:
             return False
-        try:  # not under the views' lock: the label opens a door and waits for it on the station's worker
-            self.label(v, t)
+        try:  # the label opens a door and waits for it on the station's worker; the loop goes on meanwhile
+            await self.label(v, t)
         except LockerError as exc:
             self.refused(v, exc)
         return True
 
     def tick(self) -> None:
         """Follow watched doors: when the door cycle is over, say so."""
-        with self._lock:
-            for v in self.views.values():
-                if v.watch is None:
-                    continue
-                c = self.station.compartment(v.watch)
-                if c.state in (CompartmentState.LOADING, CompartmentState.OPENING):
-                    continue
-                n, v.watch = v.watch, None
-                if v.watch_done == "staff.stored" and c.state != CompartmentState.OCCUPIED:
-                    v.say("staff.closed", n=n)
-                else:
-                    v.say(v.watch_done, n=n)
+        for v in list(self.views.values()):
+            if v.watch is None:
+                continue
+            c = self.station.compartment(v.watch)  # the screens' read-only connection, not the worker
+            if c.state in (CompartmentState.LOADING, CompartmentState.OPENING):
+                continue
+            n, v.watch = v.watch, None
+            if v.watch_done == "staff.stored" and c.state != CompartmentState.OCCUPIED:
+                v.say("staff.closed", n=n)
+            else:
+                v.say(v.watch_done, n=n)
+
+
+def _live(flows: Flows, sid: str) -> bool:
+    try:
+        flows.staff.require(sid)
+    except SessionError:
+        return False
+    return True

@@ -3,6 +3,7 @@ and sessions of browsers that went away."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import warnings
@@ -16,6 +17,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from kiosk_ui.citizen import MAX_SESSIONS, SESSION_IDLE_S
+from kiosk_ui.runtime import KIOSK_COOKIE
 from kiosk_ui.screens import Action, Screen
 from locker.model import AlarmKind
 from tests.ui.rig import Kiosk, build
@@ -67,38 +69,40 @@ def test_a_failing_ticker_round_raises_an_alarm_and_the_ticker_goes_on(
         wait_until(lambda: not screen_alarms(kiosk), "the alarm to clear")
         assert client.get("/healthz").json()["ticker"] == "running"
         # and it does its work again: an idle citizen's entry is cleared
-        s = ui.citizens.get(None)
-        ui.citizens.act(s, Action.MANUAL)
-        ui.citizens.act(s, Action.KEY, "7")
+        assert client.post("/act", data={"op": "manual"}).status_code == 200
+        assert client.post("/act", data={"op": "key:7"}).status_code == 200
+        s = ui.citizens.sessions[client.cookies[KIOSK_COOKIE]]
+        assert (s.screen, s.number) == (Screen.MANUAL, "7")
         kiosk.station.clock.advance(kiosk.station.config.display.idle_timeout_s + 1)
         wait_until(lambda: s.screen == Screen.START and s.number == "", "the idle reset")
 
 
 def test_views_dropped_while_the_ticker_walks_them(kiosk: Kiosk) -> None:
+    """Views and sessions belong to the event loop: logouts dropping views interleave with ticker rounds there (at
+    the rounds' awaits), never inside one. Before, a route thread popped a view while the ticker iterated them."""
     ui = kiosk.ui
-    stop = threading.Event()
-    errors: list[BaseException] = []
+    rounds = 0
 
-    def churn() -> None:
+    async def ticker() -> None:
+        nonlocal rounds
+        for _ in range(300):
+            await ui.tick()  # awaits the door pump on the station's worker: the churn runs meanwhile
+            rounds += 1
+
+    async def churn() -> None:
         i = 0
-        while not stop.is_set():
+        while rounds < 300:
             sid = f"s{i % 50}"
-            view = ui.staff.view(sid)
-            view.watch = 1
+            ui.staff.view(sid).watch = 1
+            await asyncio.sleep(0)
             ui.staff.forget(sid)
             i += 1
 
-    t = threading.Thread(target=churn, name="churn")
-    t.start()
-    try:
-        for _ in range(2000):
-            ui.staff.tick()
-    except BaseException as exc:
-        errors.append(exc)
-    finally:
-        stop.set()
-        t.join()
-    assert errors == []
+    async def both() -> None:
+        await asyncio.gather(ticker(), churn())
+
+    asyncio.run(both())
+    assert rounds == 300
 
 
 def test_sessions_of_browsers_that_went_away_are_pruned(kiosk: Kiosk) -> None:
@@ -106,7 +110,7 @@ def test_sessions_of_browsers_that_went_away_are_pruned(kiosk: Kiosk) -> None:
     shown = citizens.get(None)  # a kiosk page with its event stream open
     citizens.stream_opened(shown)
     typing = citizens.get(None)
-    citizens.act(typing, Action.MANUAL)
+    asyncio.run(citizens.act(typing, Action.MANUAL))  # the session's owner is an event loop
     for _ in range(5):
         citizens.get(None)  # requests without a cookie
     assert len(citizens.sessions) == 7
