@@ -7,7 +7,6 @@ import functools
 import json
 import logging
 import random
-import secrets
 import shutil
 import threading
 from collections.abc import Callable
@@ -21,8 +20,7 @@ from backend_sync import protocol as p
 from backend_sync import schema
 from backend_sync.commands import verify_command
 from backend_sync.errors import HubRefused, HubUnreachable, SchemaError
-from backend_sync.keys import KioskKeys, b64
-from backend_sync.protocol import enrollment_code_hash
+from backend_sync.keys import KioskKeys, fingerprint
 from backend_sync.receiver import BundleReceiver, HpkeDecryptor, verify_countersignature
 from backend_sync.runner import CommandRunner, UiControl
 from locker import __version__, audit
@@ -48,6 +46,15 @@ def _here(fn: Callable[[], T]) -> T:
 
 
 MAX_PULLS_PER_SYNC = 20
+ENROLL_CODE_DIGITS = 8
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    """The hub's answer to an enrollment request: the code to show, the fingerprint of the key it was asked for."""
+
+    code: str
+    key_fingerprint: str
 
 
 @dataclass(frozen=True)
@@ -150,19 +157,18 @@ class SyncClient:
         return schema.loads(self._post_signed(path, body))
 
     # -- enrollment --------------------------------------------------------------------------------------
-    def enroll(self) -> str:
-        """Ask the hub to enroll this kiosk; returns the one-time code to show on the screen for the admin."""
-        code = f"{secrets.randbelow(10**8):08d}"
+    def enroll(self) -> Enrollment:
+        """Ask the hub to enroll this kiosk's keys (signed by the signing key itself); the hub answers with the
+        one-time code to show on the screen for the admin (the same code each time for the same keys)."""
         pub = self.keys.public()
-        body = {
-            "device_id": self.device_id,
-            "sign_public": b64(pub.sign_public),
-            "enc_public": b64(pub.enc_public),
-            "code_hash": enrollment_code_hash(self.device_id, code),
-            "version": __version__,
-        }
-        self._post("/api/v1/enroll", json.dumps(body).encode())
-        return code
+        answer = self._signed("/api/v1/enroll", p.KeyAnnounceBody(pub.sign_public, pub.enc_public))
+        code = answer.get("code")
+        if not (isinstance(code, str) and len(code) == ENROLL_CODE_DIGITS and code.isdigit()):
+            raise SchemaError("enroll: the hub's answer must carry an 8-digit code")
+        own = fingerprint(pub.sign_public)
+        if answer.get("key_fingerprint") != own:
+            raise SchemaError(f"enroll: the hub answered for key {answer.get('key_fingerprint')!r}, not {own}")
+        return Enrollment(code, own)
 
     def poll_enrollment(self) -> str:
         """The enrollment status; once approved, the hub's keys are pinned (only before the first bundle)."""

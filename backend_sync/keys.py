@@ -27,6 +27,12 @@ def key_id(raw_public_key: bytes) -> str:
     return hashlib.sha256(raw_public_key).digest()[:KEY_ID_BYTES].hex()
 
 
+def fingerprint(raw_public_key: bytes) -> str:
+    """A key's id in groups of four ("1a2b 3c4d 5e6f 7a8b"): what the kiosk logs and the hub shows at approval."""
+    kid = key_id(raw_public_key)
+    return " ".join(kid[i : i + 4] for i in range(0, len(kid), 4))
+
+
 def raw_public(key: Ed25519PublicKey | X25519PublicKey) -> bytes:
     return key.public_bytes(_RAW, _RAW_PUB)
 

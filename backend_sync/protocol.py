@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 
 from backend_sync import schema
 from backend_sync.errors import SchemaError, WrongDeviceError
-from backend_sync.keys import Signer, key_id, raw_public, verify_signature
+from backend_sync.keys import Signer, key_id, load_ed25519_public, raw_public, verify_signature
 from backend_sync.schema import B64, B64Key, B64Sig, Hex32
 from locker import audit
 from locker.model import NewOrder, StaffAccount
@@ -60,11 +60,6 @@ def _check_key_id(kid: str, where: str) -> None:
 def _check_version(v: int, where: str) -> None:
     if v != PROTOCOL_VERSION:
         raise SchemaError(f"{where}.v: protocol version {v} is not supported (this side speaks {PROTOCOL_VERSION})")
-
-
-def enrollment_code_hash(device_id: str, code: str) -> str:
-    """What the kiosk sends instead of its on-screen code; the admin's entry is hashed the same way."""
-    return hashlib.sha256(b"wibox-enroll-v1\0" + device_id.encode() + b"\0" + code.encode()).hexdigest()
 
 
 def bundle_info(device_id: str, seq: int) -> bytes:
@@ -318,6 +313,20 @@ def verify_kiosk_message(data: bytes, device_id: str, device_keys: dict[str, Ed2
         raise WrongDeviceError(f"message from {header.device_id!r} signed with a key of {device_id!r}")
     body = schema.decode(BODY_TYPES[header.kind], body_raw, "message.body")
     return KioskMessage(header, body, env.key_id)
+
+
+def verify_self_signed(data: bytes) -> KioskMessage:
+    """Hub side, enrollment: a ``key_announce`` signed by the signing key it announces (proof of possession)."""
+    env = schema.decode(KioskEnvelope, schema.loads(data), "envelope")
+    body_raw = env.message.get("body")
+    if env.message.get("kind") != MessageKind.KEY_ANNOUNCE or not isinstance(body_raw, dict):
+        raise SchemaError(f"message.kind: expected {MessageKind.KEY_ANNOUNCE}")
+    announced = schema.decode(KeyAnnounceBody, body_raw, "message.body")
+    device = env.message.get("device_id")
+    if not isinstance(device, str):
+        raise SchemaError("message.device_id: missing")
+    own = load_ed25519_public(announced.sign_public)
+    return verify_kiosk_message(data, device, {key_id(announced.sign_public): own})
 
 
 def sign_checkpoint(signer: Signer, device_id: str, size: int, head: bytes) -> CheckpointBody:

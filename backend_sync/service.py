@@ -7,7 +7,6 @@ import threading
 from collections.abc import Callable
 
 from backend_sync.client import SyncClient
-from backend_sync.errors import HubRefused
 from locker.errors import LockerError
 
 log = logging.getLogger(__name__)
@@ -48,16 +47,17 @@ class SyncService:
         self.client.close()
 
     def enroll_step(self) -> bool:
-        """One enrollment attempt; returns True once approved (hub keys pinned). Failures are logged."""
+        """One enrollment attempt; returns True once approved (hub keys pinned). Failures are logged.
+
+        The first step asks the hub, which answers with the code to show; later steps poll. A request the hub
+        no longer holds (dropped, or the kiosk's keys revoked) is asked again at the next step, with a new code.
+        """
         try:
             if self.code is None:
-                try:
-                    self.code = self.client.enroll()
-                except HubRefused as exc:  # an earlier request is pending or was approved
-                    log.info("enrollment request refused (%s); polling the status", exc)
-                    self.code = ""
-                if self.code:
-                    self.on_code(self.code)
+                enrollment = self.client.enroll()
+                self.code = enrollment.code
+                log.warning("enrollment requested; the admin sees key %s at approval", enrollment.key_fingerprint)
+                self.on_code(enrollment.code)
             status = self.client.poll_enrollment()
         except LockerError as exc:
             log.warning("enrollment: %s", exc)
@@ -66,6 +66,9 @@ class SyncService:
             log.info("enrolled at the hub")
             self.on_enrolled()
             return True
+        if status != "pending":
+            log.warning("enrollment %s at the hub; asking again", status)
+            self.code = None
         return False
 
     def _run(self) -> None:

@@ -19,7 +19,16 @@ from backend_sync.errors import (
 from backend_sync.hub.config import HubConfig
 from backend_sync.hub.db import HubStore
 from backend_sync.hub.deps import HubContext
-from backend_sync.hub.errors import Conflict, Forbidden, Gone, HubError, Invalid, NotFound, Unauthorized
+from backend_sync.hub.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    HubError,
+    Invalid,
+    NotFound,
+    TooManyAttempts,
+    Unauthorized,
+)
 from backend_sync.hub.keys import HubKeys
 from backend_sync.hub.ports import Mailer, Notifier, RecordingNotifier
 from locker.errors import BadInput, LockerError
@@ -35,6 +44,7 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (Forbidden, 403),
     (Invalid, 422),
     (Gone, 410),
+    (TooManyAttempts, 429),
     (SchemaError, 400),
     (TamperError, 401),  # signature does not verify or the key is unknown
     (WrongDeviceError, 403),
@@ -95,7 +105,8 @@ def create_app(
             log.error("unmapped error on %s %s: %r", request.method, request.url.path, exc)
             return JSONResponse({"error": "internal error"}, status_code=500)
         log.info("%s %s refused (%d): %s", request.method, request.url.path, status, exc)
-        return JSONResponse({"error": str(exc), "kind": type(exc).__name__}, status_code=status)
+        headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooManyAttempts) else None
+        return JSONResponse({"error": str(exc), "kind": type(exc).__name__}, status_code=status, headers=headers)
 
     app.add_exception_handler(LockerError, domain_error)
     for router in _routers():

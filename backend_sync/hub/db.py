@@ -14,6 +14,7 @@ from sqlalchemy import (
     Engine,
     create_engine,
     event,
+    inspect,
     select,
     text,
 )
@@ -33,6 +34,7 @@ from backend_sync.hub.tables import (
     cities,
     city_settings,
     commands,
+    enrollment_requests,
     events,
     hub_keys,
     kiosk_messages,
@@ -79,11 +81,19 @@ def _m0002_city_side(conn: Connection) -> None:
     metadata.create_all(conn, tables=[city_settings, kiosk_sites])
 
 
+def _m0003_enrollment_requests(conn: Connection) -> None:
+    # Enrollment requests leave the kiosks table: a request no longer overwrites a kiosk row (security.md).
+    metadata.create_all(conn, tables=[enrollment_requests])
+    if "enrollment_code_hash" in {c["name"] for c in inspect(conn).get_columns("kiosks")}:
+        conn.execute(text("ALTER TABLE kiosks DROP COLUMN enrollment_code_hash"))
+
+
 # Named migrations, applied in order, each in its own transaction and recorded in hub_migrations.
 # Add new ones at the end; never edit or reorder an applied one.
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_city_side", _m0002_city_side),
+    ("0003_enrollment_requests", _m0003_enrollment_requests),
 ]
 
 

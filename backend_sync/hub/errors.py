@@ -31,3 +31,11 @@ class Invalid(HubError):
 
 class Gone(HubError):
     """The thing existed but is no longer usable (expired enrollment code, expired command)."""
+
+
+class TooManyAttempts(HubError):
+    """Too many failed attempts (logins, approval codes) from this identity: wait ``retry_after_s`` seconds."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

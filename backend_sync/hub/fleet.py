@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from backend_sync.hub import tables as hubdb
 from backend_sync.hub.errors import NotFound
 from backend_sync.hub.tables import HubOrderState, KioskStatus
+from backend_sync.keys import fingerprint
 
 ONLINE_WINDOW_S = 300
 DAY_S = 86400
@@ -37,6 +38,7 @@ class KioskSummary:
     pickups_total: int = 0
     pickups_24h: int = 0
     stored_orders: int = 0
+    key_fingerprint: str = ""  # the approved signing key (keys.fingerprint), to compare with the kiosk's journal
 
     @property
     def fill_percent(self) -> int | None:
@@ -98,6 +100,7 @@ def summarize(conn: sa.Connection, kiosk: Any, now: float) -> KioskSummary:
         pickups_total=len(times),
         pickups_24h=sum(1 for t in times if now - t <= DAY_S),
         stored_orders=int(stored),
+        key_fingerprint=fingerprint(bytes.fromhex(kiosk.sign_public)),
     )
 
 

@@ -109,7 +109,6 @@ kiosks = Table(
     Column("city_id", Text, ForeignKey("cities.id"), nullable=True),  # set on approval
     Column("name", Text, nullable=False, default=""),
     Column("status", Text, nullable=False),
-    Column("enrollment_code_hash", Text, nullable=True),  # cleared on approval
     Column("sign_public", Text, nullable=False),  # hex, raw Ed25519
     Column("enc_public", Text, nullable=False),  # hex, raw X25519
     Column("version", Text, nullable=False, default=""),
@@ -274,6 +273,22 @@ bundles = Table(
     Column("acked_at", Double, nullable=True),
     PrimaryKeyConstraint("device_id", "manifest_hash"),
 )
+
+# A kiosk asking to be enrolled (enrollment.py): one row per (device id, signing key), each with the code the hub
+# chose for it; an admin's code picks exactly one. Approval turns it into the kiosks row and drops the device's rows.
+enrollment_requests = Table(
+    "enrollment_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", Text, nullable=False),
+    Column("sign_public", Text, nullable=False),  # hex, raw Ed25519 (the request was signed by it)
+    Column("enc_public", Text, nullable=False),  # hex, raw X25519
+    Column("code", Text, nullable=False),  # the 8 digits the kiosk shows; unique among the device's requests
+    Column("created_at", Double, nullable=False),
+    Column("last_seen", Double, nullable=False),  # the request or the kiosk's latest status poll
+    UniqueConstraint("device_id", "sign_public"),
+)
+Index("ix_enrollment_requests_seen", enrollment_requests.c.last_seen)
 
 kiosk_messages = Table(
     "kiosk_messages",

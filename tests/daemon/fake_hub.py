@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
@@ -16,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from backend_sync import protocol as p
 from backend_sync.builder import countersign
 from backend_sync.commands import RESULT_EVENT, Command, sign_command
-from backend_sync.keys import Signer, b64, key_id
+from backend_sync.keys import Signer, b64, fingerprint, key_id
 
 
 @dataclass
@@ -89,10 +88,12 @@ class FakeHub:
         with self._lock:
             self.record.requests.append(path)
             if path == "/api/v1/enroll":
-                enroll = json.loads(data)
-                raw = base64.b64decode(enroll["sign_public"])
+                announce = p.verify_self_signed(data).body
+                assert isinstance(announce, p.KeyAnnounceBody)
+                raw = announce.sign_public
                 self._device_keys[key_id(raw)] = Ed25519PublicKey.from_public_bytes(raw)
-                return 200, b'{"status": "pending"}'
+                answer = {"status": "pending", "code": "12345678", "key_fingerprint": fingerprint(raw)}
+                return 200, json.dumps(answer).encode()
             msg = p.verify_kiosk_message(data, self.device_id, self._device_keys)
             body = msg.body
             if path == "/api/v1/enroll/status":

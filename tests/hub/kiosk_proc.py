@@ -51,7 +51,7 @@ class Kiosk:
 
     # -- hub ---------------------------------------------------------------------------------------------
     def enroll(self) -> str:
-        return self.client.enroll()
+        return self.client.enroll().code
 
     def poll(self) -> str:
         return self.client.poll_enrollment()

@@ -115,7 +115,7 @@ def test_hub_and_kiosk_over_http(tmp_path: Path, hub: HubProcess, database_url: 
     admin = admin_client(hub)
     try:
         # -- enrollment: the kiosk shows a code, the admin approves with it, the kiosk pins the hub key ------
-        code = client.enroll()
+        code = client.enroll().code
         assert client.poll_enrollment() == "pending"
         wrong = "00000000" if code != "00000000" else "11111111"
         r = admin.post(f"/admin/api/kiosks/{DEVICE}/approve", json={"code": wrong, "city_id": "wiesbaden"})

@@ -20,12 +20,12 @@ from backend_sync.hub import tables as hubdb
 from backend_sync.hub.app import create_app
 from backend_sync.hub.config import hub_keys_described, parse_hub_config
 from backend_sync.hub.db import HubStore, applied_migrations, migrate
-from backend_sync.hub.enrollment import EnrollIn, approve_kiosk, request_enrollment
+from backend_sync.hub.enrollment import approve_kiosk, request_enrollment
 from backend_sync.hub.keys import HubKeys
 from backend_sync.hub.orders import NewHubOrder, create_order
 from backend_sync.hub.ports import RecordingNotifier
 from backend_sync.hub.remote import issue_command
-from backend_sync.keys import KioskKeys, Signer, b64, key_id
+from backend_sync.keys import KioskKeys, Signer, key_id
 from locker.clock import ManualClock
 from locker.errors import ConfigError
 from locker.model import Size
@@ -50,18 +50,15 @@ class Env:
         return r.status_code, r.content
 
 
-def enroll(store: HubStore, kiosk: KioskKeys, now: float, approve: bool = True) -> None:
+def enroll(store: HubStore, kiosk: KioskKeys, now: float, approve: bool = True) -> str:
+    """The kiosk asks (its signed key_announce), then an admin approves the code the hub gave it."""
     pub = kiosk.public()
-    body = EnrollIn(
-        device_id=DEVICE,
-        sign_public=b64(pub.sign_public),
-        enc_public=b64(pub.enc_public),
-        code_hash=p.enrollment_code_hash(DEVICE, "12345678"),
-    )
+    data = p.sign_kiosk_message(kiosk.signer, DEVICE, p.KeyAnnounceBody(pub.sign_public, pub.enc_public), int(now))
     with store.write() as conn:
-        request_enrollment(conn, body, now)
+        code = request_enrollment(conn, data, now, 300)["code"]
     if approve:
-        approve_kiosk(store, DEVICE, "12345678", "city-a", "test", now)
+        approve_kiosk(store, DEVICE, code, "city-a", "test", now)
+    return code
 
 
 @pytest.fixture
@@ -83,9 +80,9 @@ def env(tmp_path: Path) -> Iterator[Env]:
 def test_signature_status_and_replay_refusals(env: Env) -> None:
     pull = p.PullBody(0, p.GENESIS_HASH)
     assert env.send("/api/v1/kiosk/pull", pull)[0] == 401  # unknown kiosk
-    enroll(env.store, env.kiosk, env.clock.now(), approve=False)
-    assert env.send("/api/v1/kiosk/pull", pull)[0] == 403  # pending: not yet approved
-    approve_kiosk(env.store, DEVICE, "12345678", "city-a", "test", env.clock.now())
+    code = enroll(env.store, env.kiosk, env.clock.now(), approve=False)
+    assert env.send("/api/v1/kiosk/pull", pull)[0] == 401  # asked, not yet approved: still no kiosk
+    approve_kiosk(env.store, DEVICE, code, "city-a", "test", env.clock.now())
     assert env.send("/api/v1/kiosk/pull", pull, signer=Signer.generate())[0] == 401  # someone else's key
     data = p.sign_kiosk_message(env.kiosk.signer, DEVICE, pull, int(env.clock.now()))
     first = env.http.post("/api/v1/kiosk/pull", content=data)
@@ -240,3 +237,63 @@ def test_migrations_are_recorded_once(tmp_path: Path) -> None:
         assert mode == "wal"
     finally:
         store.close()
+
+
+def test_enrollment_requests_migration_upgrades_a_0002_database(tmp_path: Path) -> None:
+    """A hub database from before 0003: kiosks carried the enrollment code hash; the upgrade drops the column,
+    keeps the rows and adds the requests table."""
+    from sqlalchemy import inspect, text
+
+    from backend_sync.hub.db import MIGRATIONS, make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.connect().execution_options(wibox_write=True) as conn, conn.begin():
+        hubdb.metadata.create_all(conn, tables=[hubdb.migrations_table])
+        for name, step in MIGRATIONS[:2]:
+            step(conn)
+            conn.execute(hubdb.migrations_table.insert().values(name=name, applied_at=0.0))
+        conn.execute(text("ALTER TABLE kiosks ADD COLUMN enrollment_code_hash TEXT"))
+        conn.execute(
+            text(
+                "INSERT INTO kiosks (device_id, name, status, enrollment_code_hash, sign_public, enc_public, version,"
+                " created_at, bundle_seq, bundle_head, checkpoint_size, checkpoint_head, staff_rev_acked, resync)"
+                " VALUES ('old-1', 'old-1', 'pending', :h, :k, :k, '', 0, 0, :z, 0, :z, 0, 1)"
+            ),
+            {"h": "ab" * 32, "k": "cd" * 32, "z": "00" * 32},
+        )
+    try:
+        assert migrate(engine) == ["0003_enrollment_requests"]
+        columns = {c["name"] for c in inspect(engine).get_columns("kiosks")}
+        assert "enrollment_code_hash" not in columns
+        with engine.connect() as conn:
+            assert conn.execute(select(hubdb.kiosks.c.status)).scalars().all() == ["pending"]
+            assert conn.execute(select(hubdb.enrollment_requests)).all() == []
+    finally:
+        engine.dispose()
+
+
+def test_enrollment_requests_are_bounded_and_a_polling_kiosk_keeps_its_code(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backend_sync.hub import enrollment
+
+    monkeypatch.setattr(enrollment, "MAX_REQUESTS", 5)
+
+    def ask(keys: KioskKeys, path: str = "/api/v1/enroll") -> dict[str, str]:
+        pub = keys.public()
+        body = p.KeyAnnounceBody(pub.sign_public, pub.enc_public)
+        env.clock.advance(1)
+        r = env.http.post(path, content=p.sign_kiosk_message(keys.signer, DEVICE, body, int(env.clock.now())))
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    code = ask(env.kiosk)["code"]
+    for _ in range(12):  # a flood of requests for the same id; the kiosk keeps polling in between
+        ask(KioskKeys.generate())
+        assert ask(env.kiosk, "/api/v1/enroll/status") == {"status": "pending"}
+    with env.store.read() as conn:
+        codes = conn.execute(select(hubdb.enrollment_requests.c.code)).scalars().all()
+    assert len(codes) == 5 and len(set(codes)) == 5 and code in codes
+    assert ask(env.kiosk)["code"] == code
+    env.clock.advance(enrollment.REQUEST_TTL_S + 1)  # not polled for a day: dropped
+    assert ask(env.kiosk, "/api/v1/enroll/status") == {"status": "unknown"}
