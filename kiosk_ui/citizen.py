@@ -55,6 +55,8 @@ class CitizenSession:
     page: Page = Page.CITIZEN
     staff_badge: str = field(default="", repr=False)  # a badge scanned for the staff login page
     version: int = 0
+    # One citizen's visit, from the start screen until it is cleared: the identity wrong codes are throttled by.
+    visit: str = field(default_factory=lambda: secrets.token_hex(8))
     # Held while an action or a scan works on this session (it may await a door cycle on the station's worker):
     # a second action on the same session waits its turn; the ticker skips a busy session (it is not idle).
     busy: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)
@@ -228,7 +230,7 @@ class Citizens:
                 if pending2 is None:
                     self._restart(s, now)
                     return
-                s.verified = await self.station.run(lambda f: f.pickup.verify(pending2, dob))
+                s.verified = await self.station.run(lambda f: f.pickup.verify(pending2, dob, identity=s.visit))
                 s.pending = None
                 self._go(s, Screen.CONFIRM, now)
         except LockerError as exc:
@@ -241,7 +243,7 @@ class Citizens:
             s.active_field = Field.DOB
             self._go(s, Screen.DOB, now)
             return
-        s.verified = await self.station.run(lambda f: f.pickup.verify(pending))
+        s.verified = await self.station.run(lambda f: f.pickup.verify(pending, identity=s.visit))
         self._go(s, Screen.CONFIRM, now)
 
     async def _confirm(self, s: CitizenSession, now: float) -> None:

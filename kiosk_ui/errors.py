@@ -13,6 +13,7 @@ from locker.errors import (
     LockerError,
     ManualPathLocked,
     NotCollectable,
+    SecondFactorLocked,
     SessionError,
     Throttled,
     WrongCode,
@@ -39,6 +40,7 @@ class ErrorKind(enum.StrEnum):
     DOOR = "door"
     NOT_COLLECTABLE = "not_collectable"
     MANUAL_LOCKED = "manual_locked"
+    FACTOR_LOCKED = "factor_locked"
     BAD_INPUT = "bad_input"
     OUT_OF_ORDER = "out_of_order"
 
@@ -49,6 +51,8 @@ def citizen_error(exc: LockerError) -> ErrorKind:
         return ErrorKind.THROTTLED
     if isinstance(exc, ManualPathLocked):
         return ErrorKind.MANUAL_LOCKED
+    if isinstance(exc, SecondFactorLocked):
+        return ErrorKind.FACTOR_LOCKED
     if isinstance(exc, WrongCode):
         return ErrorKind.WRONG_CODE
     if isinstance(exc, NotCollectable):

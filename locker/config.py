@@ -118,12 +118,20 @@ class PolicyConfig:
 
 @dataclass(frozen=True)
 class ThrottleConfig:
-    """Device-wide throttle of the manual path."""
+    """Throttle of wrong codes per identity (screen session, staff badge) under a device budget (security.md)."""
 
-    free_failures: int = field(default=10, metadata=spec("failures in the window before delays start", lo=1, hi=100))
+    free_failures: int = field(
+        default=3, metadata=spec("failures of one identity in the window before its delays start", lo=1, hi=100)
+    )
     window_s: int = field(default=900, metadata=spec("length of the counting window", lo=60, hi=86400))
     base_delay_s: float = field(default=5.0, metadata=spec("first delay; doubles per further failure", lo=1, hi=60))
     max_delay_s: float = field(default=300.0, metadata=spec("longest delay (never a lockout)", lo=5, hi=900))
+    device_budget_per_hour: int = field(
+        default=2400, metadata=spec("failures per hour at the station before every attempt waits", lo=10, hi=5000)
+    )
+    alarm_failures: int = field(
+        default=10, metadata=spec("failures at the station in the window that raise brute_force", lo=2, hi=1000)
+    )
 
 
 @dataclass(frozen=True)

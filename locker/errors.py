@@ -39,8 +39,12 @@ class ManualPathLocked(CodeError):
     """Too many wrong PINs for this order: the manual path is off, the QR code still works."""
 
 
+class SecondFactorLocked(CodeError):
+    """Too many wrong second factors after this order's valid QR code: only staff or the office can help now."""
+
+
 class Throttled(CodeError):
-    """Too many recent failures at this station: wait before trying again."""
+    """Too many recent failures by this identity (or at this station within the hour): wait before trying again."""
 
     def __init__(self, wait_s: float) -> None:
         super().__init__(f"too many failed attempts; try again in {wait_s:.0f} s")

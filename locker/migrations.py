@@ -152,11 +152,17 @@ def _m0004_remote_commands(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m0005_second_factor_failures(conn: sqlite3.Connection) -> None:
+    # Wrong second factors (date of birth) after a valid QR code, counted per order like wrong PINs.
+    conn.execute("ALTER TABLE orders ADD COLUMN factor_failures INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", _m0001_initial),
     Migration("0002_alarms_and_old_id", _m0002_alarms_and_old_id),
     Migration("0003_sync_state", _m0003_sync_state),
     Migration("0004_remote_commands", _m0004_remote_commands),
+    Migration("0005_second_factor_failures", _m0005_second_factor_failures),
 )
 
 

@@ -71,7 +71,8 @@ class AlarmKind(enum.StrEnum):
     DOOR_DID_NOT_OPEN = "door_did_not_open"
     SENSOR_DISAGREES = "sensor_disagrees"
     BOARD_OFFLINE = "board_offline"
-    BRUTE_FORCE = "brute_force"
+    BRUTE_FORCE = "brute_force"  # many wrong citizen codes at the station
+    STAFF_BRUTE_FORCE = "staff_brute_force"  # many wrong staff logins at the station
     INTERRUPTED_CYCLE = "interrupted_cycle"
     SCANNER_FAILED = "scanner_failed"
     SCREEN_FAILED = "screen_failed"  # the kiosk UI's ticker (screen timeouts, door screens) failed a round
@@ -177,8 +178,9 @@ class Order(NewOrder):
 
     state: OrderState
     compartment: int | None
-    manual_failures: int
+    manual_failures: int  # wrong PINs for this order (the manual path locks at policy.manual_max_failures)
     code_used: bool
+    factor_failures: int = 0  # wrong second factors after its valid QR code (the QR path locks alike)
 
 
 @dataclass(frozen=True)

@@ -56,11 +56,12 @@ class StaffAuth:
         return badge
 
     def authenticate(self, badge_text: str, pin: str) -> str:
-        """Return the staff id for a valid badge + PIN; failures count towards the staff throttle."""
+        """Return the staff id for a valid badge + PIN. Failures slow down that badge's staff id (a fake badge
+        only its own id) and count towards the station's budget and the ``staff_brute_force`` alarm."""
         badge = codes.parse_badge(badge_text)
         if not pin.isascii() or not pin.isdigit() or len(pin) < codes.MIN_PIN_LENGTH:
             raise BadInput("a staff PIN has at least 6 digits")
-        wait = self.store.throttle_state(throttle.SCOPE_STAFF, self.config.throttle).wait_s
+        wait = self.store.throttle_state(throttle.SCOPE_STAFF, badge.staff_id, self.config.throttle).wait_s
         if wait > 0:
             raise Throttled(wait)
         rec = self.store.staff(badge.staff_id)
@@ -72,8 +73,8 @@ class StaffAuth:
         )
         if not ok:
             with self.store.change("staff-login") as tx:
-                tx.record_failure(throttle.SCOPE_STAFF)
-                tx.audit("staff.login_failed")
+                tx.record_failure(throttle.SCOPE_STAFF, badge.staff_id, self.config.throttle)
+                tx.audit("staff.login_failed", staff=badge.staff_id)
             raise WrongCode("badge or PIN not accepted")
         with self.store.change(f"staff:{badge.staff_id}") as tx:
             tx.audit("staff.login", staff=badge.staff_id)

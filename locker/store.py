@@ -31,7 +31,7 @@ from locker.model import (
 )
 from locker.ports import Clock, OutboxEvent
 
-_ORDER_FIELDS = frozenset({"compartment", "manual_failures", "code_used"})
+_ORDER_FIELDS = frozenset({"compartment", "manual_failures", "code_used", "factor_failures"})
 _COMP_FIELDS = frozenset(
     {"order_id", "content", "purpose", "resume_state", "door_confirmed_at", "door_alarmed", "reason"}
 )
@@ -53,6 +53,7 @@ def _order(r: sqlite3.Row) -> Order:
         pin_verifier=r["pin_verifier"],
         manual_failures=int(r["manual_failures"]),
         code_used=bool(r["code_used"]),
+        factor_failures=int(r["factor_failures"]),
     )
 
 
@@ -217,8 +218,12 @@ class Tx:
             return True
         return False
 
-    def record_failure(self, scope: str) -> None:
-        throttle.record_failure(self.conn, scope, self.now)
+    def record_failure(self, scope: str, identity: str, cfg: ThrottleConfig) -> None:
+        """Count a failure of ``identity``; once the station's count is high, raises ``brute_force`` (citizen
+        codes) or ``staff_brute_force`` (staff logins)."""
+        if throttle.record_failure(self.conn, scope, identity, self.now, cfg):
+            staff = scope == throttle.SCOPE_STAFF
+            self.raise_alarm(AlarmKind.STAFF_BRUTE_FORCE if staff else AlarmKind.BRUTE_FORCE)
 
 
 class Store:
@@ -321,9 +326,9 @@ class Store:
         )
         return [(AlarmKind(r["kind"]), r["compartment"], r["board"], float(r["raised_at"])) for r in rows]
 
-    def throttle_state(self, scope: str, cfg: ThrottleConfig) -> throttle.ThrottleState:
+    def throttle_state(self, scope: str, identity: str, cfg: ThrottleConfig) -> throttle.ThrottleState:
         with self.database.read() as conn:
-            return throttle.state(conn, scope, self.clock.now(), cfg)
+            return throttle.state(conn, scope, identity, self.clock.now(), cfg)
 
     def meta(self, key: str) -> str | None:
         r = self.database.query_one("SELECT value FROM meta WHERE key = ?", (key,))

@@ -272,6 +272,8 @@ class BundleFlow:
         codes_reissued = "pin_verifier" in changes or "qr_verifier" in changes
         if "pin_verifier" in changes:
             cols["manual_failures"] = 0  # a new PIN starts a new count
+        if "qr_verifier" in changes:
+            cols["factor_failures"] = 0  # so does a new QR code
         cols["updated_at"] = tx.now
         sets = ", ".join(f"{k} = ?" for k in cols)
         tx.conn.execute(f"UPDATE orders SET {sets} WHERE id = ?", (*cols.values(), o.id))

@@ -11,6 +11,7 @@ from locker.errors import (
     DoorDidNotOpen,
     ManualPathLocked,
     NotCollectable,
+    SecondFactorLocked,
     Throttled,
     WrongCode,
 )
@@ -59,52 +60,69 @@ class PickupFlow:
         return PendingPickup(CodeMethod.MANUAL, "", number, self.ctx.config.policy.second_factor, p)
 
     # -- step 2: verification (with the second factor when the city requires it) -----------------------
-    def verify(self, pending: PendingPickup, dob: str | None = None) -> VerifiedPickup:
+    def verify(self, pending: PendingPickup, dob: str | None = None, *, identity: str = "") -> VerifiedPickup:
+        """Check a code. ``identity`` is who is trying (the screen session): wrong codes slow down that identity,
+        and the station only within its hourly budget, so one person at the screen does not block the others.
+        """
         cfg = self.ctx.config
         dob_norm = ""
         if cfg.policy.second_factor:
             if not dob:
                 raise BadInput("enter your date of birth")
             dob_norm = codes.normalize_dob(dob)
-        store = self.ctx.store
-        if pending.method == CodeMethod.MANUAL:
-            wait = store.throttle_state(throttle.SCOPE_MANUAL, cfg.throttle).wait_s
+        # A QR token (128 bits) cannot be guessed; a PIN or a date of birth can, so those paths are throttled.
+        if pending.method == CodeMethod.MANUAL or cfg.policy.second_factor:
+            wait = self.ctx.store.throttle_state(throttle.SCOPE_MANUAL, identity, cfg.throttle).wait_s
             if wait > 0:
                 raise Throttled(wait)
-            order = store.order_by_pickup_number(pending.pickup_number)
-            if order is None:
-                self._manual_failure(None)
-                raise WrongCode("code not accepted")
-            if order.manual_failures >= cfg.policy.manual_max_failures:
-                self._manual_failure(None)
-                raise ManualPathLocked("manual entry is blocked for this order; use the QR code or ask staff")
-            assert isinstance(pending.secret, str)
-            if not codes.check_pin(order.id, pending.secret, dob_norm, order.pin_verifier):
-                self._manual_failure(order)
-                raise WrongCode("code not accepted")
-        else:
-            found = store.order(pending.order_id)
-            assert isinstance(pending.secret, bytes)
-            if found is None or not codes.check_qr(found.id, pending.secret, dob_norm, found.qr_verifier):
-                with store.change("citizen") as tx:
-                    tx.audit("pickup.qr_refused", order=pending.order_id if found else None)
-                raise WrongCode("code not accepted")
-            order = found
+        order = self._manual(pending, dob_norm, identity) if pending.method == CodeMethod.MANUAL else None
+        if order is None:
+            order = self._qr(pending, dob_norm, identity)
         self._check_collectable(order)
         assert order.compartment is not None
         return VerifiedPickup(order.id, order.compartment, pending.method, order.return_old_id)
 
-    def _manual_failure(self, order: Order | None) -> None:
-        cfg = self.ctx.config
+    def _manual(self, pending: PendingPickup, dob_norm: str, identity: str) -> Order:
+        max_failures = self.ctx.config.policy.manual_max_failures
+        order = self.ctx.store.order_by_pickup_number(pending.pickup_number)
+        if order is None:
+            self._failure(identity, None, "pickup.manual_refused")
+            raise WrongCode("code not accepted")
+        if order.manual_failures >= max_failures:
+            self._failure(identity, None, "pickup.manual_refused")
+            raise ManualPathLocked("manual entry is blocked for this order; use the QR code or ask staff")
+        assert isinstance(pending.secret, str)
+        if not codes.check_pin(order.id, pending.secret, dob_norm, order.pin_verifier):
+            self._failure(identity, order, "pin.wrong", manual_failures=order.manual_failures + 1)
+            raise WrongCode("code not accepted")
+        return order
+
+    def _qr(self, pending: PendingPickup, dob_norm: str, identity: str) -> Order:
+        second_factor = self.ctx.config.policy.second_factor
+        found = self.ctx.store.order(pending.order_id)
+        if found is not None and second_factor and found.factor_failures >= self.ctx.config.policy.manual_max_failures:
+            self._failure(identity, None, "pickup.qr_refused")
+            raise SecondFactorLocked("too many wrong dates of birth for this code; please ask staff or the office")
+        assert isinstance(pending.secret, bytes)
+        if found is not None and codes.check_qr(found.id, pending.secret, dob_norm, found.qr_verifier):
+            return found
+        if found is not None and second_factor:  # a valid order's QR with a wrong date of birth, most likely
+            self._failure(identity, found, "pickup.qr_refused", factor_failures=found.factor_failures + 1)
+        elif second_factor:
+            self._failure(identity, None, "pickup.qr_refused")
+        else:  # without a second factor only a forged token fails here: audited, not throttled
+            with self.ctx.store.change("citizen") as tx:
+                tx.audit("pickup.qr_refused", order=pending.order_id if found else None)
+        raise WrongCode("code not accepted")
+
+    def _failure(self, identity: str, order: Order | None, why: str, **counter: int) -> None:
+        """One wrong code: the identity's and the station's throttle count it, the order's counter too."""
         with self.ctx.store.change("citizen") as tx:
-            tx.record_failure(throttle.SCOPE_MANUAL)
+            tx.record_failure(throttle.SCOPE_MANUAL, identity, self.ctx.config.throttle)
             if order is not None:
-                tx.set_order(order, why="pin.wrong", manual_failures=order.manual_failures + 1)
+                tx.set_order(order, None, why=why, **counter)
             else:
-                tx.audit("pickup.manual_refused")
-            st = throttle.state(tx.conn, throttle.SCOPE_MANUAL, tx.now, cfg.throttle)
-            if st.failures_in_window >= cfg.throttle.free_failures:
-                tx.raise_alarm(AlarmKind.BRUTE_FORCE)
+                tx.audit(why)
 
     def _check_collectable(self, order: Order) -> None:
         now = self.ctx.clock.now()

@@ -167,4 +167,4 @@ class StaffWorkFlow:
         session = self.staff.require(session_id)
         with self.ctx.store.change(StaffAuth.actor(session)) as tx:
             o = tx.order(order_id)
-            tx.set_order(o, why="manual.reset", manual_failures=0)
+            tx.set_order(o, why="manual.reset", manual_failures=0, factor_failures=0)

@@ -207,10 +207,11 @@ class StationMachine(RuleBasedStateMachine):
     @rule()
     def restart(self) -> None:
         cfg = self.s.config.throttle
-        before = [self.s.store.throttle_state(scope, cfg) for scope in (throttle.SCOPE_MANUAL, throttle.SCOPE_STAFF)]
+        scopes = (throttle.SCOPE_MANUAL, throttle.SCOPE_STAFF)
+        before = [self.s.store.throttle_state(scope, "", cfg) for scope in scopes]
         self.s.restart()
         event("restart")
-        after = [self.s.store.throttle_state(scope, cfg) for scope in (throttle.SCOPE_MANUAL, throttle.SCOPE_STAFF)]
+        after = [self.s.store.throttle_state(scope, "", cfg) for scope in scopes]
         assert before == after, "throttle state changed across a restart"
 
     @rule(text=st.text(max_size=40), which=st.sampled_from(["qr", "manual", "label", "badge"]))

@@ -38,6 +38,8 @@ CITIZEN: dict[str, Callable[[CitizenSession], None]] = {
     "error_throttled": _set(Screen.ERROR, error=ErrorKind.THROTTLED, wait_s=40),
     "error_door": _set(Screen.ERROR, error=ErrorKind.DOOR, compartment=2),
     "error_not_collectable": _set(Screen.ERROR, error=ErrorKind.NOT_COLLECTABLE),
+    "error_manual_locked": _set(Screen.ERROR, error=ErrorKind.MANUAL_LOCKED),
+    "error_factor_locked": _set(Screen.ERROR, error=ErrorKind.FACTOR_LOCKED),
     "timeout_warning": _set(Screen.MANUAL, number="12", warning=True),
     "large_text": _set(Screen.MANUAL, number="12", large=True),
     "high_contrast": _set(Screen.OPEN, compartment=2, contrast=True),

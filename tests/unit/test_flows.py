@@ -138,42 +138,46 @@ def test_manual_path_locks_per_order_but_qr_still_works(st: Station) -> None:
     c = st.announce("ORD-0001")
     st.load(sid, c)
     wrong = "000000" if c.pin != "000000" else "111111"
-    for _ in range(5):
+    for visit in range(5):  # five people (visits): the order's counter, not a visit's throttle, locks it
         with pytest.raises(WrongCode):
-            st.flows.pickup.verify(st.flows.pickup.enter_manual(c.pickup_number, wrong))
+            st.flows.pickup.verify(st.flows.pickup.enter_manual(c.pickup_number, wrong), identity=f"v{visit}")
     with pytest.raises(ManualPathLocked):
         st.flows.pickup.verify(st.flows.pickup.enter_manual(c.pickup_number, c.pin))
     v = st.flows.pickup.verify(st.flows.pickup.scan_qr(c.qr))
     st.flows.pickup.confirm_receipt(v)
 
 
-def test_device_throttle_grows_caps_and_survives_restart(st: Station) -> None:
+def test_throttle_per_identity_grows_caps_and_survives_restart(st: Station) -> None:
     cfg = st.config.throttle
+    verify = st.flows.pickup.verify
     for i in range(cfg.free_failures):
         with pytest.raises(WrongCode):
-            st.flows.pickup.verify(st.flows.pickup.enter_manual(f"{i:08d}", "123456"))
+            verify(st.flows.pickup.enter_manual(f"{i:08d}", "123456"), identity="visit-a")
     with pytest.raises(Throttled) as t1:
-        st.flows.pickup.verify(st.flows.pickup.enter_manual("12345678", "123456"))
+        verify(st.flows.pickup.enter_manual("12345678", "123456"), identity="visit-a")
     assert 0 < t1.value.wait_s <= cfg.base_delay_s * 2
+    with pytest.raises(WrongCode):  # someone else at the screen is not slowed down
+        verify(st.flows.pickup.enter_manual("12345678", "123456"), identity="visit-b")
     st.restart()
+    verify = st.flows.pickup.verify
     with pytest.raises(Throttled):
-        st.flows.pickup.verify(st.flows.pickup.enter_manual("12345678", "123456"))
+        verify(st.flows.pickup.enter_manual("12345678", "123456"), identity="visit-a")
     waits = [t1.value.wait_s]
     for _ in range(7):
         st.clock.advance(waits[-1] + 0.01)
         with pytest.raises(WrongCode):
-            st.flows.pickup.verify(st.flows.pickup.enter_manual("12345678", "123456"))
+            verify(st.flows.pickup.enter_manual("12345678", "123456"), identity="visit-a")
         with pytest.raises(Throttled) as t:
-            st.flows.pickup.verify(st.flows.pickup.enter_manual("12345678", "123456"))
+            verify(st.flows.pickup.enter_manual("12345678", "123456"), identity="visit-a")
         waits.append(t.value.wait_s)
     assert waits == sorted(waits) and waits[-1] > waits[0]  # grows...
     assert max(waits) <= cfg.max_delay_s  # ...but is capped: never a lockout
-    assert (AlarmKind.BRUTE_FORCE, None) in alarms(st)
-    # QR path is never throttled
+    assert (AlarmKind.BRUTE_FORCE, None) in alarms(st)  # 3 + 1 + 7 failures >= alarm_failures (10)
+    # QR path without a second factor is never throttled
     sid = st.staff_session()
     c = st.announce("ORD-0001")
     st.load(sid, c)
-    st.flows.pickup.confirm_receipt(st.flows.pickup.verify(st.flows.pickup.scan_qr(c.qr)))
+    st.flows.pickup.confirm_receipt(verify(st.flows.pickup.scan_qr(c.qr), identity="visit-a"))
 
 
 def test_second_factor(tmp_path: Path) -> None:
