@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import math
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
+from backend_sync.hub import login_throttle
 from backend_sync.hub import tables as hubdb
 from backend_sync.hub.db import HubStore
 from locker import codes
@@ -313,10 +315,15 @@ def build_router() -> APIRouter:
     @router.post("/admin/login", include_in_schema=False)
     def login_route(request: Request, username: Annotated[str, Form()], password: Annotated[str, Form()]) -> Response:
         now = _now(request)
+        name, client = username[:200], request.client.host if request.client else "-"
         with _store(request).write() as conn:
-            token = login(conn, username[:200], password[:1000], now)
-        if token is None:
-            return RedirectResponse("/admin/login?failed=1", status_code=303)
+            wait = login_throttle.wait_s(conn, name, client, now)
+            token = None if wait > 0 else login(conn, name, password[:1000], now)
+            if token is None and wait == 0:
+                login_throttle.record_failure(conn, name, client, now)
+                wait = login_throttle.wait_s(conn, name, client, now)
+        if token is None:  # while throttled the password is not even checked
+            return RedirectResponse(f"/admin/login?failed=1&wait={math.ceil(wait)}", status_code=303)
         response = RedirectResponse("/admin/", status_code=303)
         session_cookie(response, request, token)
         return response

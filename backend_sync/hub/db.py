@@ -40,6 +40,7 @@ from backend_sync.hub.tables import (
     kiosk_messages,
     kiosk_sites,
     kiosks,
+    login_failures,
     metadata,
     migrations_table,
     notices,
@@ -90,10 +91,15 @@ def _m0003_enrollment_requests(conn: Connection) -> None:
 
 # Named migrations, applied in order, each in its own transaction and recorded in hub_migrations.
 # Add new ones at the end; never edit or reorder an applied one.
+def _m0004_login_failures(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[login_failures])
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_city_side", _m0002_city_side),
     ("0003_enrollment_requests", _m0003_enrollment_requests),
+    ("0004_login_failures", _m0004_login_failures),
 ]
 
 

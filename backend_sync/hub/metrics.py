@@ -15,6 +15,7 @@ from backend_sync.hub import tables as hubdb
 from backend_sync.hub.auth import CITY_ROLES, AdminPrincipal, Role, require_role
 from backend_sync.hub.deps import Hub
 from backend_sync.hub.fleet import KioskSummary, city_kiosks
+from backend_sync.hub.login_throttle import failures_by_city
 
 COMPARTMENT_STATES = ("free", "occupied", "faulty", "disabled")
 _LABELS = ["city", "kiosk"]
@@ -24,9 +25,10 @@ MetricsReader = Annotated[AdminPrincipal, Depends(require_role(*CITY_ROLES, Role
 class FleetCollector(Collector):
     """Turns kiosk summaries into metric families (built per request, so nothing is shared between cities)."""
 
-    def __init__(self, kiosks: Sequence[KioskSummary], now: float) -> None:
+    def __init__(self, kiosks: Sequence[KioskSummary], now: float, login_failures: dict[str, int]) -> None:
         self._kiosks = kiosks
         self._now = now
+        self._login_failures = login_failures
 
     def collect(self) -> Iterator[Metric]:
         ks = self._kiosks
@@ -67,12 +69,18 @@ class FleetCollector(Collector):
                 browser.add_metric(labels, k.browser_heartbeat_age_s)
             outbox.add_metric(labels, k.outbox_depth)
             build.add_metric([*labels, k.version or "unknown"], 1.0)
-        yield from (last_seen, up, doors, comps, pickups, pin, alarms, disk, temp, browser, outbox, build)
+        logins = CounterMetricFamily(
+            "wibox_hub_login_failures", "Failed admin logins, by the city of the user name tried", labels=["city"]
+        )
+        for city, n in sorted(self._login_failures.items()):
+            logins.add_metric([city], n)
+        yield from (last_seen, up, doors, comps, pickups, pin, alarms, disk, temp, browser, outbox, build, logins)
 
 
-def render(kiosks: Iterable[KioskSummary], now: float) -> bytes:
+def render(kiosks: Iterable[KioskSummary], now: float, login_failures: dict[str, int] | None = None) -> bytes:
+    """``login_failures``: city id ("" for the platform and unknown user names) -> failed logins."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(FleetCollector(list(kiosks), now))
+    registry.register(FleetCollector(list(kiosks), now, login_failures or {}))
     return generate_latest(registry)
 
 
@@ -88,6 +96,9 @@ def build_router() -> APIRouter:
             else:
                 cities = [principal.city()]
             kiosks = [k for city in cities for k in city_kiosks(conn, city, now)]
-        return Response(render(kiosks, now), media_type=CONTENT_TYPE_LATEST)
+            failed = {city or "": n for city, n in failures_by_city(conn).items()}
+        if principal.role is not Role.PLATFORM:
+            failed = {city: n for city, n in failed.items() if city in cities}
+        return Response(render(kiosks, now, failed), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -82,8 +82,8 @@ def build_router() -> APIRouter:  # noqa: PLR0915  (one route per page; each is 
 
     # -- entry ------------------------------------------------------------------------------------------
     @router.get("/admin/login")
-    def login_page(request: Request, failed: int = 0) -> HTMLResponse:
-        return _page(request, "login.html", None, failed=bool(failed))
+    def login_page(request: Request, failed: int = 0, wait: int = 0) -> HTMLResponse:
+        return _page(request, "login.html", None, failed=bool(failed), wait=max(0, min(wait, 3600)))
 
     @router.get("/admin/")
     def index(request: Request) -> Response:

@@ -290,6 +290,18 @@ enrollment_requests = Table(
 )
 Index("ix_enrollment_requests_seen", enrollment_requests.c.last_seen)
 
+# Failed admin logins (login_throttle.py), per user name and per client address; pruned after the window.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", Text, nullable=False),
+    Column("client", Text, nullable=False),
+    Column("at", Double, nullable=False),
+)
+Index("ix_login_failures_user", login_failures.c.username, login_failures.c.at)
+Index("ix_login_failures_client", login_failures.c.client, login_failures.c.at)
+
 kiosk_messages = Table(
     "kiosk_messages",
     metadata,
