@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import threading
 from typing import TYPE_CHECKING
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 def _open(cfg: HubConfig) -> HubStore:
     from backend_sync.hub.db import HubStore
 
+    os.umask(0o077)  # everything the hub writes (database, keys, logs it opens) is its own: it holds codes
     return HubStore.open(cfg.database_url, cfg.database.pool_size)
 
 

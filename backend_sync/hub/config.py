@@ -49,12 +49,25 @@ class SyncConfig:
 
 @dataclass(frozen=True)
 class SmtpConfig:
-    host: str = field(default="localhost", metadata=spec("SMTP relay host"))
-    port: int = field(default=25, metadata=spec("SMTP relay port", lo=1, hi=65535))
+    """The relay the notices go through; they carry the citizen's PIN and QR code, so TLS is the default."""
+
+    host: str = field(default="localhost", metadata=spec("SMTP relay host (its certificate must name it)"))
+    port: int = field(default=587, metadata=spec("SMTP relay port (587 submission, 465 implicit TLS)", lo=1, hi=65535))
     from_address: str = field(
         default="wibox@localhost", metadata=spec("From: of notices", pattern=r"^[^@\s]+@[^@\s]+$")
     )
-    tls: bool = field(default=False, metadata=spec("use STARTTLS"))
+    security: str = field(
+        default="starttls",
+        metadata=spec(
+            "starttls, tls (implicit) or plain (no encryption: only for a relay on the same host)",
+            choices=("starttls", "tls", "plain"),
+        ),
+    )
+    ca_file: str = field(default="", metadata=spec("PEM CA bundle for the relay's certificate (default: system CAs)"))
+    username: str = field(default="", metadata=spec("SMTP AUTH user name (empty: no authentication)"))
+    password_file: str = field(
+        default="", metadata=spec("file holding the SMTP AUTH password (mode 0600), required with username")
+    )
 
 
 @dataclass(frozen=True)

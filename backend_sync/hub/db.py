@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -149,13 +150,23 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("wibox_write") else "BEGIN")
 
 
+def _private_file(path: Path) -> None:
+    """Create the SQLite file owner-only (0600) before SQLite opens it: it holds codes until the notices are sent,
+    and SQLite gives its -wal and -shm files the database file's mode."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if p.exists() and p.stat().st_mode & 0o077:
+            p.chmod(0o600)
+
+
 def make_engine(url: str, pool_size: int = 10) -> Engine:
     """An engine for ``sqlite:///PATH`` (WAL, synchronous=FULL, BEGIN IMMEDIATE for writers) or PostgreSQL."""
     try:
         if url.startswith("sqlite"):
             path = make_url(url).database
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                _private_file(Path(path))
             engine = create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size, pool_timeout=30)
             event.listen(engine, "connect", _sqlite_connect)
             event.listen(engine, "begin", _sqlite_begin)

@@ -7,7 +7,6 @@ import datetime as dt
 import io
 import logging
 import smtplib
-import ssl
 import zoneinfo
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -27,6 +26,7 @@ from backend_sync.hub.errors import Conflict, NotFound
 from backend_sync.hub.notice_texts import KEYS, RTL, Language, document_name, text
 from backend_sync.hub.orders_api import city_settings
 from backend_sync.hub.ports import Mailer
+from backend_sync.hub.smtp import SmtpMailer
 from backend_sync.hub.tables import HubOrderState, NoticeKind
 from locker.ports import Clock
 
@@ -35,21 +35,6 @@ log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates" / "city" / "notices"
 REMINDER_BEFORE_S = 2 * 86400
 MAX_ATTEMPTS = 12
-SMTP_TIMEOUT_S = 20.0
-
-
-class SmtpMailer:
-    """The Mailer over SMTP (stdlib smtplib); STARTTLS with certificate checks when configured."""
-
-    def __init__(self, cfg: SmtpConfig, timeout: float = SMTP_TIMEOUT_S) -> None:
-        self._cfg = cfg
-        self._timeout = timeout
-
-    def send(self, message: EmailMessage) -> None:
-        with smtplib.SMTP(self._cfg.host, self._cfg.port, timeout=self._timeout) as smtp:
-            if self._cfg.tls:
-                smtp.starttls(context=ssl.create_default_context())
-            smtp.send_message(message)
 
 
 def qr_png(payload: str) -> bytes:

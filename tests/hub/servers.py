@@ -1,9 +1,7 @@
-"""Real servers for hub tests: a throw-away PostgreSQL cluster (as the postgres user), `wibox hub run`, an SMTP sink."""
+"""Real servers for hub tests: a throw-away PostgreSQL cluster (as the postgres user), `wibox hub run`."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import glob
 import os
 import pwd
@@ -12,16 +10,16 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import httpx
-from aiosmtpd.controller import Controller
+
+if TYPE_CHECKING:
+    from tests.hub.smtp_sink import SmtpSink
 
 ROOT = Path(__file__).resolve().parents[2]
 WIBOX = str(Path(sys.executable).with_name("wibox"))
@@ -125,15 +123,15 @@ class HubProcess:
         self.log = self.config.with_suffix(".log")
 
     @classmethod
-    def create(cls, tmp: Path, database_url: str, *, smtp_port: int | None = None, **sync: int) -> HubProcess:
-        """``smtp_port``: send the notices to an SMTP server on 127.0.0.1 at that port (e.g. an ``SmtpSink``)."""
+    def create(cls, tmp: Path, database_url: str, *, smtp: SmtpSink | None = None, **sync: int) -> HubProcess:
+        """``smtp``: send the notices to this SMTP server on 127.0.0.1, with its security and certificate."""
         port = free_port()
         sync_lines = "".join(f"{k} = {v}\n" for k, v in sync.items())
-        smtp = "" if smtp_port is None else f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\n'
+        relay = "" if smtp is None else smtp.hub_config()
         cfg = tmp / "hub.toml"
         cfg.write_text(
             f'data_dir = "{tmp / "hubdata"}"\n[server]\nport = {port}\npublic_base_url = "http://127.0.0.1:{port}"\n'
-            f'[database]\nurl = "{database_url}"\n[sync]\nmax_clock_skew_s = {30 * 86400}\n{sync_lines}{smtp}'
+            f'[database]\nurl = "{database_url}"\n[sync]\nmax_clock_skew_s = {30 * 86400}\n{sync_lines}{relay}'
         )
         hub = cls(cfg, port)
         subprocess.run(
@@ -189,35 +187,3 @@ class HubProcess:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
-
-
-class SmtpSink:
-    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps every message it accepts, parsed by ``email``."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.messages: list[EmailMessage] = []
-        self._arrived = threading.Condition()
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
-
-    async def handle_DATA(  # noqa: N802  (aiosmtpd looks the hook up by this name)
-        self, server: Any, session: Any, envelope: Any
-    ) -> str:
-        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        with self._arrived:
-            self.messages.append(msg)
-            self._arrived.notify_all()
-        return "250 OK"
-
-    def start(self) -> None:
-        self._controller.start()
-
-    def stop(self) -> None:
-        self._controller.stop()
-
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[EmailMessage]:
-        """The first ``count`` messages, waiting up to ``timeout`` seconds for them to arrive."""
-        with self._arrived:
-            if not self._arrived.wait_for(lambda: len(self.messages) >= count, timeout):
-                raise TimeoutError(f"{len(self.messages)} of {count} messages arrived in {timeout} s")
-            return list(self.messages[:count])

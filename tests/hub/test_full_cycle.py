@@ -27,7 +27,8 @@ from backend_sync.hub.db import HubStore
 from backend_sync.hub.notice_texts import TEXTS, Language
 from firmware_bridge.scanners.chain import DecoderChain
 from tests.hub.kiosk_proc import KioskProcess
-from tests.hub.servers import ADMIN_PASSWORD, HubProcess, SmtpSink
+from tests.hub.servers import ADMIN_PASSWORD, HubProcess
+from tests.hub.smtp_sink import SmtpSink
 
 DEVICE = "test-1"  # the harness station's id
 CITY = "wiesbaden"
@@ -36,8 +37,8 @@ CITY_PASSWORD = "another correct horse battery"
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
+def smtp(tmp_path: Path) -> Iterator[SmtpSink]:
+    sink = SmtpSink(security="starttls", tls_dir=tmp_path / "relay")  # the hub's default: STARTTLS, checked
     sink.start()
     try:
         yield sink
@@ -47,7 +48,7 @@ def smtp() -> Iterator[SmtpSink]:
 
 @pytest.fixture
 def hub(tmp_path: Path, database_url: str, smtp: SmtpSink) -> Iterator[HubProcess]:
-    h = HubProcess.create(tmp_path, database_url, smtp_port=smtp.port)
+    h = HubProcess.create(tmp_path, database_url, smtp=smtp)
     h.start()
     try:
         yield h
@@ -209,6 +210,7 @@ def test_rest_order_to_collected(hub: HubProcess, kiosk: KioskProcess, smtp: Smt
             assert proof["audit_hash"] == kiosk.call("audit_hash", seq=proof["audit_seq"])
             assert row.qr_payload_clear is None and row.pin_clear is None
         assert len(smtp.messages) == 2  # exactly one notice per order
+        assert smtp.over_tls == [True, True]
         api.close()
         admin.close()
     finally:

@@ -262,7 +262,7 @@ def test_enrollment_requests_migration_upgrades_a_0002_database(tmp_path: Path) 
             {"h": "ab" * 32, "k": "cd" * 32, "z": "00" * 32},
         )
     try:
-        assert migrate(engine) == ["0003_enrollment_requests"]
+        assert migrate(engine)[0] == "0003_enrollment_requests"
         columns = {c["name"] for c in inspect(engine).get_columns("kiosks")}
         assert "enrollment_code_hash" not in columns
         with engine.connect() as conn:

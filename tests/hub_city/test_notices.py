@@ -2,61 +2,35 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
-import socket
-import threading
 import time
 from collections.abc import Iterator
-from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 
 from backend_sync.hub import tables as hubdb
 from backend_sync.hub.config import SmtpConfig
 from backend_sync.hub.errors import Conflict
 from backend_sync.hub.notice_texts import KEYS, TEXTS, Language
-from backend_sync.hub.notices import CityNotifier, SmtpMailer
+from backend_sync.hub.notices import CityNotifier
+from backend_sync.hub.smtp import SmtpMailer
 from firmware_bridge.scanners.chain import DecoderChain
+from tests.hub.smtp_sink import SmtpSink
 from tests.hub_city.conftest import Hub, order_body
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.arrived = threading.Event()
-
-    async def handle_DATA(  # noqa: N802  (aiosmtpd looks the hook up by this name)
-        self, server: Any, session: Any, envelope: Any
-    ) -> str:
-        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(msg, EmailMessage)
-        self.messages.append(msg)
-        self.arrived.set()
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
+def smtp(tmp_path: Path) -> Iterator[SmtpSink]:
+    sink = SmtpSink(security="starttls", tls_dir=tmp_path / "relay")
+    sink.start()
     try:
-        yield inbox, port
+        yield sink
     finally:
-        controller.stop()
+        sink.stop()
 
 
 def _order(hub: Hub, **over: Any) -> str:
@@ -87,11 +61,10 @@ def _decode_png(data: bytes) -> str:
     return result.text
 
 
-def test_email_over_smtp_only_after_stored(hub: Hub, smtp: tuple[Inbox, int]) -> None:
-    inbox, port = smtp
-    notifier = CityNotifier(
-        hub.store, hub.clock, SmtpMailer(SmtpConfig(host="127.0.0.1", port=port)), "wibox@a.example"
-    )
+def test_email_over_smtp_only_after_stored(hub: Hub, smtp: SmtpSink) -> None:
+    inbox = smtp
+    relay = SmtpConfig(host="127.0.0.1", port=smtp.port, ca_file=str(smtp.ca_file))  # STARTTLS by default
+    notifier = CityNotifier(hub.store, hub.clock, SmtpMailer(relay), "wibox@a.example")
     oid = _order(hub, language="uk")
     row = _row(hub, oid)
     payload, pin = row.qr_payload_clear, row.pin_clear
@@ -100,8 +73,8 @@ def test_email_over_smtp_only_after_stored(hub: Hub, smtp: tuple[Inbox, int]) ->
     assert inbox.messages == []
     _store_event(hub, oid)
     notifier.notify_stored(oid)
-    assert inbox.arrived.wait(10)
-    msg = inbox.messages[0]
+    msg = inbox.wait_for(1)[0]
+    assert inbox.over_tls == [True]
     assert msg["To"] == "citizen@example.org"
     assert msg["Subject"] == TEXTS[Language.UK]["subject_ready"]
     body = msg.get_body(("plain",))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from locker.clock import SystemClock
 from locker.errors import LockerError
@@ -52,6 +54,15 @@ def wait_for(done: Callable[[], bool], timeout: float, what: str) -> None:
     """Like ``poll``, but a DemoError naming ``what`` when it does not hold in time."""
     if not poll(done, timeout):
         raise DemoError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file only its owner can read (mode 0600), replacing it atomically: the demo's files hold codes."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    tmp.replace(path)  # readers never see half a file
 
 
 def listen(port: int) -> socket.socket:

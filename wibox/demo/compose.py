@@ -141,7 +141,8 @@ class DemoSystem:
                 f"{self.folder} is not empty and not a demo folder; the demo recreates --data, pick another"
             )
         shutil.rmtree(self.folder, ignore_errors=True)
-        (self.folder / "kiosk").mkdir(parents=True)
+        self.folder.mkdir(parents=True, mode=0o700)  # the hub's database and notices hold codes: owner only
+        (self.folder / "kiosk").mkdir(mode=0o700)
         (self.folder / MARKER).write_text("created by wibox demo; deleted and recreated on each run\n")
 
     async def start(self) -> None:

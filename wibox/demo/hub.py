@@ -24,7 +24,7 @@ from backend_sync.hub.orders import NewHubOrder, create_order
 from backend_sync.hub.remote import issue_command
 from locker import codes
 from locker.model import Size
-from wibox.demo.common import CITY, CITY_ADMIN, DEVICE, PLATFORM_ADMIN, STAFF, DemoClock, listen
+from wibox.demo.common import CITY, CITY_ADMIN, DEVICE, PLATFORM_ADMIN, STAFF, DemoClock, listen, write_private
 from wibox.serve import Server
 
 
@@ -33,7 +33,7 @@ class FileMailer:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = threading.Lock()
         self._count = 0
 
@@ -42,7 +42,7 @@ class FileMailer:
             self._count += 1
             to = "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in str(message["To"]))
             path = self.folder / f"{self._count:03d}-{to}.eml"
-        path.write_bytes(bytes(message))
+        write_private(path, bytes(message))  # a notice holds the citizen's PIN and QR code
 
     def sent_to(self, address: str) -> list[Path]:
         """The e-mails written for ``address``, oldest first."""

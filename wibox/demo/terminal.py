@@ -13,7 +13,7 @@ from typing import Any, TextIO
 from locker import codes
 from locker.errors import LockerError
 from locker.model import OrderState, Size
-from wibox.demo.common import CITY_ADMIN, PLATFORM_ADMIN, STAFF, wait_for
+from wibox.demo.common import CITY_ADMIN, PLATFORM_ADMIN, STAFF, wait_for, write_private
 from wibox.demo.compose import DemoSystem
 from wibox.demo.hub import DemoOrder
 
@@ -94,9 +94,7 @@ def print_intro(s: DemoSystem, orders: list[DemoOrder], out: TextIO) -> None:
 def write_codes(path: Path, orders: list[DemoOrder]) -> None:
     """The ``--codes-file``: the orders already stored, with their codes and compartment."""
     stored = [o.codes_entry() for o in orders if o.compartment is not None]
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(stored, indent=2) + "\n")
-    tmp.replace(path)  # readers never see half a file
+    write_private(path, (json.dumps(stored, indent=2) + "\n").encode())
 
 
 async def run_interactive(
