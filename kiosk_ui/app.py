@@ -17,6 +17,7 @@ from kiosk_ui.citizen import Citizens
 from kiosk_ui.display import sizing
 from kiosk_ui.errors import http_status
 from kiosk_ui.i18n import Catalogs
+from kiosk_ui.local_only import protect
 from kiosk_ui.routes_citizen import citizen_router
 from kiosk_ui.routes_sim import sim_router
 from kiosk_ui.routes_staff import staff_router
@@ -92,6 +93,7 @@ def create_app(
                 await asyncio.to_thread(st.close)
 
     app = FastAPI(title="WI-Box kiosk", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    protect(app)
     app.state.ui = ui
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(citizen_router(ui))

@@ -7,6 +7,7 @@ worker while the action awaits them (``Station.run``). No thread touches a sessi
 from __future__ import annotations
 
 import asyncio
+import itertools
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
@@ -55,6 +56,9 @@ class CitizenSession:
     page: Page = Page.CITIZEN
     staff_badge: str = field(default="", repr=False)  # a badge scanned for the staff login page
     version: int = 0
+    # When this browser was last in front (an action, or its page opening the event stream): a counter, not the
+    # clock, so two sessions never tie and a screen that resets itself does not come to the front.
+    front: int = 0
     # One citizen's visit, from the start screen until it is cleared: the identity wrong codes are throttled by.
     visit: str = field(default_factory=lambda: secrets.token_hex(8))
     # Held while an action or a scan works on this session (it may await a door cycle on the station's worker):
@@ -68,12 +72,12 @@ class CitizenSession:
 
     def clear(self, now: float) -> None:
         """Back to a fresh start screen: input, secrets, language and modes are all cleared (privacy)."""
-        keep_version, keep_id = self.version, self.id
+        keep_version, keep_id, keep_front = self.version, self.id, self.front
         fresh = CitizenSession(keep_id, now)
         for name in fresh.__dataclass_fields__:
             if name != "busy":
                 setattr(self, name, getattr(fresh, name))
-        self.version = keep_version + 1
+        self.version, self.front = keep_version + 1, keep_front
 
     def is_default(self) -> bool:
         return (
@@ -90,6 +94,7 @@ class Citizens:
         self.station = station
         self.sessions: dict[str, CitizenSession] = {}
         self._streams: Counter[str] = Counter()  # session id -> open event streams (a kiosk page that is showing)
+        self._fronts = itertools.count(1)
 
     # -- sessions -------------------------------------------------------------------------------------------
     def get(self, sid: str | None) -> CitizenSession:
@@ -103,6 +108,7 @@ class Citizens:
 
     def stream_opened(self, s: CitizenSession) -> None:
         self._streams[s.id] += 1
+        s.front = next(self._fronts)
 
     def stream_closed(self, s: CitizenSession) -> None:
         self._streams[s.id] -= 1
@@ -127,11 +133,14 @@ class Citizens:
                 del self.sessions[x.id]
 
     def active(self) -> CitizenSession | None:
-        """The session of the browser used last: scans from the station's scanner go there."""
-        return max(self.sessions.values(), key=lambda s: s.last_activity, default=None)
+        """The kiosk's screen, where scans from the station's scanner go: of the sessions whose page is showing
+        (an open event stream), the one in front last; a session no page shows gets a scan only if none is."""
+        showing = [s for s in self.sessions.values() if s.id in self._streams]
+        return max(showing or self.sessions.values(), key=lambda s: s.front, default=None)
 
     # -- actions ------------------------------------------------------------------------------------------
     async def act(self, s: CitizenSession, action: Action, value: str = "") -> None:
+        s.front = next(self._fronts)
         async with s.busy:
             now = self.station.clock.now()
             s.touch(now)

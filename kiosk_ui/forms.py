@@ -27,10 +27,13 @@ async def form(request: Request) -> dict[str, str]:
 
 
 async def json_object(request: Request) -> dict[str, Any]:
-    """The body as a JSON object (an empty body is ``{}``); 400 for anything that is not UTF-8 JSON of an object."""
+    """The body as a JSON object (an empty body is ``{}``); 400 for anything that is not UTF-8 JSON of an object,
+    415 for a body not sent as ``application/json`` (a cross-site form cannot send that type without a preflight)."""
     body = await request.body()
     if not body.strip():
         return {}
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        raise HTTPException(415, "send JSON as application/json")
     try:
         data = json.loads(body)
     except ValueError:  # JSONDecodeError and UnicodeDecodeError alike

@@ -43,7 +43,9 @@ def staff_router(ui: KioskUI) -> APIRouter:  # noqa: PLR0915 (one closure per ro
         sid = request.cookies.get(STAFF_COOKIE, "")
         second = bool(sid) and await ui.staff.is_live(sid)
         ctx = common(s.lang, ui.catalogs, ui.sizing, False, False)
-        ctx.update(badge=s.staff_badge, message=message, second=second, version=s.version)
+        # The scanned badge stays in the daemon (the login uses it): its token is never written into the page.
+        badge_id = s.staff_badge.split(":")[1] if s.staff_badge.count(":") == 2 else ""
+        ctx.update(badge_id=badge_id, message=message, second=second, version=s.version)
         response = ui.templates.TemplateResponse(request, "staff_login.html", ctx, status_code=status)
         set_kiosk_cookie(response, s)
         return response
@@ -77,9 +79,8 @@ def staff_router(ui: KioskUI) -> APIRouter:  # noqa: PLR0915 (one closure per ro
         data = await form(request)
         s = kiosk_session(ui, request)
         try:
-            session = await ui.staff.login(
-                data.get("badge", ""), data.get("pin", ""), s.lang, request.cookies.get(STAFF_COOKIE)
-            )
+            badge = data.get("badge", "") or s.staff_badge  # typed, or scanned at this screen
+            session = await ui.staff.login(badge, data.get("pin", ""), s.lang, request.cookies.get(STAFF_COOKIE))
         except LockerError as exc:
             key = "staff.wrong" if not isinstance(exc, SessionError) else "staff.refused"
             return await login_page(request, 401, ui.catalogs.text(s.lang, key, detail=str(exc)))

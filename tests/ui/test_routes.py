@@ -187,7 +187,7 @@ def test_no_sim_routes_without_a_sim(tmp_path: Path) -> None:
 
     k = build(tmp_path)
     app = create_app(k.station.flows, scan_hub=ScanHub(), sim=None, config=k.station.config, clock=k.station.clock)
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         assert client.get("/sim/api/state").status_code == 404
     k.close()
 

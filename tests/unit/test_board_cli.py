@@ -148,7 +148,7 @@ def test_sim_board_in_a_subprocess_serves_another_subprocess() -> None:
         port = sim.stdout.readline().strip()
         assert port.startswith("/dev/")
         done = subprocess.run(
-            [*cli, "board", "--driver", "kerong-cu16", "--port", port, "--timeout-ms", "50", "status"],
+            [*cli, "board", "--driver", "kerong-cu16", "--port", port, "--timeout-ms", "1000", "status"],
             capture_output=True,
             text=True,
             env=env,
