@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from backend_sync.errors import (
@@ -108,7 +109,15 @@ def create_app(
         headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooManyAttempts) else None
         return JSONResponse({"error": str(exc), "kind": type(exc).__name__}, status_code=status, headers=headers)
 
+    async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
+        # FastAPI's own validation (body, query, path): the same error body as every other refusal
+        errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+        where = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in errors[:5])
+        log.info("%s %s refused (422): %s", request.method, request.url.path, where)
+        return JSONResponse({"error": where or "invalid request", "kind": "Invalid"}, status_code=422)
+
     app.add_exception_handler(LockerError, domain_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
     for router in _routers():
         app.include_router(router)
 

@@ -38,6 +38,7 @@ class KioskSummary:
     pickups_total: int = 0
     pickups_24h: int = 0
     stored_orders: int = 0
+    approved_at: float = 0.0  # start of the current enrollment: its history begins here
     key_fingerprint: str = ""  # the approved signing key (keys.fingerprint), to compare with the kiosk's journal
 
     @property
@@ -59,22 +60,34 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def enrolled_since(kiosk: Any) -> float:
+    """When the kiosk's current enrollment began: what it did before (another city's, a revoked key's) is not its
+    history any more."""
+    return float(kiosk.approved_at or 0.0)
+
+
 def summarize(conn: sa.Connection, kiosk: Any, now: float) -> KioskSummary:
     h = _health(kiosk.last_health)
     a, e, o = hubdb.alarms, hubdb.events, hubdb.orders
+    since = enrolled_since(kiosk)
     alarms = conn.execute(
         sa.select(a.c.kind, sa.func.count())
-        .where(a.c.device_id == kiosk.device_id, a.c.cleared_at.is_(None))
+        .where(a.c.device_id == kiosk.device_id, a.c.cleared_at.is_(None), a.c.raised_at >= since)
         .group_by(a.c.kind)
     ).all()
     pickups = conn.execute(
         sa.select(e.c.received_at).where(
-            e.c.device_id == kiosk.device_id, e.c.kind == "collected", e.c.outcome == "applied"
+            e.c.device_id == kiosk.device_id,
+            e.c.kind == "collected",
+            e.c.outcome == "applied",
+            e.c.received_at >= since,
         )
     ).scalars()
     times = list(pickups)
     stored = conn.execute(
-        sa.select(sa.func.count()).where(o.c.kiosk_id == kiosk.device_id, o.c.state == HubOrderState.STORED.value)
+        sa.select(sa.func.count()).where(
+            o.c.kiosk_id == kiosk.device_id, o.c.city_id == kiosk.city_id, o.c.state == HubOrderState.STORED.value
+        )
     ).scalar_one()
     compartments = {k: n for k in ("free", "occupied", "faulty", "disabled") if (n := _int(h.get(k))) is not None}
     disk_mb = _int(h.get("disk_free_mb"))
@@ -100,6 +113,7 @@ def summarize(conn: sa.Connection, kiosk: Any, now: float) -> KioskSummary:
         pickups_total=len(times),
         pickups_24h=sum(1 for t in times if now - t <= DAY_S),
         stored_orders=int(stored),
+        approved_at=since,
         key_fingerprint=fingerprint(bytes.fromhex(kiosk.sign_public)),
     )
 
@@ -119,15 +133,21 @@ def city_kiosk_summary(conn: sa.Connection, city_id: str, device_id: str, now: f
     return summarize(conn, row, now)
 
 
-def pickups_per_day(conn: sa.Connection, device_id: str, now: float, days: int = 14) -> list[tuple[str, int]]:
-    """(UTC date, pickups) for the last ``days`` days, oldest first, zero days included."""
+def pickups_per_day(
+    conn: sa.Connection, device_id: str, now: float, days: int = 14, since: float = 0.0
+) -> list[tuple[str, int]]:
+    """(UTC date, pickups) for the last ``days`` days, oldest first, zero days included; only pickups from
+    ``since`` on (the kiosk's current enrollment)."""
     import datetime as dt
 
     e = hubdb.events
     start = now - days * DAY_S
     times = conn.execute(
         sa.select(e.c.received_at).where(
-            e.c.device_id == device_id, e.c.kind == "collected", e.c.outcome == "applied", e.c.received_at > start
+            e.c.device_id == device_id,
+            e.c.kind == "collected",
+            e.c.outcome == "applied",
+            e.c.received_at > max(start, since - 1e-6),
         )
     ).scalars()
     counts: dict[str, int] = {}

@@ -27,6 +27,18 @@ CONTEXT = {
 }
 SLOT_S = 300
 DAYS = 14
+MIN_COUNT = 5  # k-anonymity: a day with 1 to MIN_COUNT - 1 pickups is published as null ("fewer than 5")
+FREE_STEP = 5  # the live free-compartment count is rounded down to a multiple of this
+
+
+def anonymous_count(n: int) -> int | None:
+    """A published pickup count: 0 stays 0 (nothing to hide), 1..MIN_COUNT-1 become None, larger counts stay."""
+    return None if 0 < n < MIN_COUNT else n
+
+
+def coarse_free(n: int | None) -> int | None:
+    """Free compartments rounded down to a multiple of FREE_STEP: one loading or pickup rarely shows."""
+    return None if n is None else n - n % FREE_STEP
 
 
 def _station(conn: sa.Connection, city_id: str, device_id: str) -> Any:
@@ -92,10 +104,13 @@ def station_feed(conn: sa.Connection, base: str, city_id: str, device_id: str, n
         "availability": {
             "online": summary.online,
             "compartments": summary.compartments_total,
-            "free": summary.compartments.get("free"),
+            "free_at_least": coarse_free(summary.compartments.get("free")),
             "out_of_service": summary.compartments.get("faulty", 0) + summary.compartments.get("disabled", 0),
         },
-        "pickups_per_day": [{"date": d, "pickups": n} for d, n in pickups_per_day(conn, device_id, now, DAYS)],
+        "pickups_per_day": [
+            {"date": d, "pickups": anonymous_count(n)}
+            for d, n in pickups_per_day(conn, device_id, now, DAYS, since=summary.approved_at)
+        ],
         "uptime_24h_percent": uptime_percent(conn, device_id, now),
     }
 
@@ -105,7 +120,8 @@ def feed_csv(feed: dict[str, Any]) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["station", "date", "pickups"])
     for day in feed["pickups_per_day"]:
-        writer.writerow([feed["station"]["id"], day["date"], day["pickups"]])
+        n = day["pickups"]
+        writer.writerow([feed["station"]["id"], day["date"], f"<{MIN_COUNT}" if n is None else n])
     return buf.getvalue()
 
 

@@ -112,16 +112,25 @@ def build_router() -> APIRouter:  # noqa: PLR0915  (one route per page; each is 
         e, a, c = hubdb.events, hubdb.alarms, hubdb.commands
         with hub.store.read() as conn:
             summary = city_kiosk_summary(conn, principal.city(), device_id, now)
+            since = summary.approved_at  # this enrollment's history only (kiosk ids can be enrolled again)
             events = conn.execute(
-                sa.select(e).where(e.c.device_id == device_id).order_by(e.c.received_at.desc()).limit(200)
+                sa.select(e)
+                .where(e.c.device_id == device_id, e.c.received_at >= since)
+                .order_by(e.c.received_at.desc())
+                .limit(200)
             ).all()
             alarms = conn.execute(
-                sa.select(a).where(a.c.device_id == device_id, a.c.cleared_at.is_(None)).order_by(a.c.raised_at)
+                sa.select(a)
+                .where(a.c.device_id == device_id, a.c.cleared_at.is_(None), a.c.raised_at >= since)
+                .order_by(a.c.raised_at)
             ).all()
             commands = conn.execute(
-                sa.select(c).where(c.c.device_id == device_id).order_by(c.c.issued_at.desc()).limit(50)
+                sa.select(c)
+                .where(c.c.device_id == device_id, c.c.issued_at >= since)
+                .order_by(c.c.issued_at.desc())
+                .limit(50)
             ).all()
-            per_day = pickups_per_day(conn, device_id, now)
+            per_day = pickups_per_day(conn, device_id, now, since=since)
         return _page(
             request,
             "kiosk.html",

@@ -285,7 +285,7 @@ def test_migration_0004_records_the_commands_answered_before_it(tmp_path: Path) 
             "INSERT INTO outbox (id, kind, body, created_at) VALUES ('e1', ?, ?, 5.0)", (RESULT_EVENT, json.dumps(body))
         )
         conn.execute("INSERT INTO outbox (id, kind, body, created_at) VALUES ('e2', 'stored', '{}', 6.0)")
-    assert migrate(d) == ["0004_remote_commands"]
+    assert migrate(d)[0] == "0004_remote_commands"  # and any later ones
     with d.read() as conn:
         row = remote.find(conn, old_id)
         assert remote.unanswered(conn) == []
