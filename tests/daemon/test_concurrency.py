@@ -28,6 +28,7 @@ DURATION_S = 30.0  # the load runs this long (at least): a lower bound, not a li
 LAG_P99_MS = 100.0
 
 
+@pytest.mark.alone  # the lag bound is about this station's load, not the rest of the suite's (Makefile `unit`)
 def test_everything_at_once_keeps_the_loop_responsive(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
     asyncio.run(_everything_at_once(tmp_path))  # this test's own loop, closed when it returns
