@@ -200,6 +200,8 @@ class Daemon:
             if now - last_expiry >= EXPIRY_PERIOD_S:
                 last_expiry = now
                 await self.station.run(lambda f: f.orders.expire_due())
+                if self.config.sync.hub_url:  # a station that syncs: are its orders and staff accounts fresh?
+                    await self.station.run(lambda f: f.bundle.check_data_age())
             if now - last_check >= INTEGRITY_PERIOD_S:
                 last_check = now
                 report = await asyncio.to_thread(self.database.integrity_check)

@@ -73,6 +73,7 @@ class AlarmKind(enum.StrEnum):
     BOARD_OFFLINE = "board_offline"
     BRUTE_FORCE = "brute_force"  # many wrong citizen codes at the station
     STAFF_BRUTE_FORCE = "staff_brute_force"  # many wrong staff logins at the station
+    STALE_DATA = "stale_data"  # no fresh bundle from the hub for longer than sync.max_data_age_h
     INTERRUPTED_CYCLE = "interrupted_cycle"
     SCANNER_FAILED = "scanner_failed"
     SCREEN_FAILED = "screen_failed"  # the kiosk UI's ticker (screen timeouts, door screens) failed a round

@@ -12,7 +12,7 @@ from locker import codes
 from locker.errors import BadInput, FlowError
 from locker.flows.common import FlowContext
 from locker.flows.orders import OrdersFlow
-from locker.model import LIVE, NewOrder, OrderState, StaffAccount
+from locker.model import LIVE, AlarmKind, NewOrder, OrderState, StaffAccount
 from locker.staff import ROLES
 from locker.store import Store, Tx
 
@@ -169,6 +169,19 @@ class BundleFlow:
     def time_floor(self) -> float:
         return load_time_floor(self.ctx.store)
 
+    def check_data_age(self) -> bool:
+        """Raise ``stale_data`` when the newest accepted bundle was issued more than ``sync.max_data_age_h`` ago
+        (cancellations and staff deactivations since then are unknown here); returns whether the data is stale.
+        Before the first bundle there is nothing to age. A fresh bundle clears the alarm (``apply``)."""
+        head = self.head()
+        if head.seq == 0:
+            return False
+        stale = self.ctx.clock.now() - head.issued_at > self.ctx.config.sync.max_data_age_h * 3600
+        if stale:
+            with self.ctx.store.change("system") as tx:
+                tx.raise_alarm(AlarmKind.STALE_DATA)
+        return stale
+
     # -- enrollment -----------------------------------------------------------------------------------------
     def pin_hub_keys(self, keys: Sequence[HubKey], actor: str = "enrollment") -> None:
         """Pin the hub's signing keys at enrollment; afterwards only a signed rotation in a bundle changes them."""
@@ -225,6 +238,7 @@ class BundleFlow:
                     full_sync=content.full_sync,
                 )
                 tx.outbox("bundle_applied", seq=m.seq, manifest=m.hash.hex())
+                tx.clear_alarm(AlarmKind.STALE_DATA)  # the data is fresh again
         except sqlite3.IntegrityError as exc:
             raise BadInput(f"bundle {m.seq} conflicts with the station's data: {exc}") from exc
         if self.floor is not None:

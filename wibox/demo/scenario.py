@@ -13,7 +13,9 @@ import sqlalchemy as sa
 from backend_sync.commands import CommandKind
 from backend_sync.hub import tables as hubdb
 from locker import audit
-from locker.errors import CodeError, DoorDidNotOpen, LockerError
+from locker.errors import CodeError, DoorDidNotOpen, LockerError, ManualPathLocked, WrongCode
+from locker.flows import Flows
+from locker.flows.pickup import VerifiedPickup
 from locker.model import AlarmKind, CompartmentState, OrderState, Size
 from wibox.demo.common import DemoError, poll
 from wibox.demo.compose import DemoSystem
@@ -127,14 +129,21 @@ def wrong_codes(s: DemoSystem, ctx: Ctx) -> str:
     o = ctx["DEMO-0003"]
     wrong = "000000" if o.code != "000000" else "111111"
     refused = 0
-    for _ in range(s.config.policy.manual_max_failures):
+
+    def attempt(who: str) -> Callable[[Flows], VerifiedPickup]:
+        return lambda f: f.pickup.verify(f.pickup.enter_manual(o.pickup_number, wrong), identity=who)
+
+    for visit in range(s.config.policy.manual_max_failures):  # five people in turn: no visit is held up
         try:
-            s.daemon.station.call(lambda f: f.pickup.verify(f.pickup.enter_manual(o.pickup_number, wrong)))
-        except CodeError:
+            s.daemon.station.call(attempt(f"visit-{visit}"))
+        except WrongCode:
             refused += 1
+    check(refused == s.config.policy.manual_max_failures, f"only {refused} wrong PINs were refused as wrong")
     try:
-        s.daemon.station.call(lambda f: f.pickup.verify(f.pickup.enter_manual(o.pickup_number, o.code)))
-    except CodeError as exc:
+        s.daemon.station.call(
+            lambda f: f.pickup.verify(f.pickup.enter_manual(o.pickup_number, o.code), identity="the-citizen")
+        )
+    except ManualPathLocked as exc:
         locked = str(exc)
     else:
         raise StepFailed("the manual path stayed open after too many wrong PINs")
