@@ -135,6 +135,11 @@
       latest = JSON.parse(msg.data);
       follow(latest);
     };
+    // A browser retries a dropped stream by itself, but gives up for good after an error answer (a 5xx, or no
+    // event-stream type): the page would then never hear of its screen changing. Open a new stream instead.
+    es.onerror = () => {
+      if (es.readyState === EventSource.CLOSED && source === es) setTimeout(listen, 1000);
+    };
   }
 
   function heartbeat() {
