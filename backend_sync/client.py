@@ -46,7 +46,6 @@ def _here(fn: Callable[[], T]) -> T:
 
 
 MAX_PULLS_PER_SYNC = 20
-ENROLL_CODE_DIGITS = 8
 
 
 @dataclass(frozen=True)
@@ -163,7 +162,7 @@ class SyncClient:
         pub = self.keys.public()
         answer = self._signed("/api/v1/enroll", p.KeyAnnounceBody(pub.sign_public, pub.enc_public))
         code = answer.get("code")
-        if not (isinstance(code, str) and len(code) == ENROLL_CODE_DIGITS and code.isdigit()):
+        if not (isinstance(code, str) and len(code) == p.ENROLLMENT_CODE_DIGITS and code.isdigit()):
             raise SchemaError("enroll: the hub's answer must carry an 8-digit code")
         own = fingerprint(pub.sign_public)
         if answer.get("key_fingerprint") != own:

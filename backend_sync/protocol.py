@@ -47,6 +47,9 @@ class MessageKind(enum.StrEnum):
     KEY_ANNOUNCE = "key_announce"  # kiosk -> hub: its public keys (enrollment, rotation)
 
 
+ENROLLMENT_CODE_DIGITS = 8  # the one-time code the hub gives an enrolling kiosk to show
+
+
 def check_device_id(device_id: str, where: str = "device_id") -> None:
     if not _DEVICE_RE.fullmatch(device_id):
         raise SchemaError(f"{where}: {device_id!r} is not a device id (1-64 of A-Z a-z 0-9 . _ -)")

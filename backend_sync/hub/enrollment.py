@@ -26,7 +26,6 @@ from backend_sync.keys import b64, fingerprint, load_x25519_public
 
 router = APIRouter()
 r = enrollment_requests.c
-CODE_DIGITS = 8
 MAX_REQUESTS = 10_000  # enrollment requests the hub keeps at most; beyond, the least recently seen go first
 REQUEST_TTL_S = 86_400  # a request whose kiosk has not polled for a day is dropped (kiosks poll every 10 s)
 APPROVAL_WINDOW_S = 3600
@@ -57,7 +56,7 @@ def _new_code(conn: Connection, device_id: str) -> str:
     """A random code no other request of this device holds: an admin's code always names one request."""
     taken = set(conn.execute(select(r.code).where(r.device_id == device_id)).scalars())
     while True:
-        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+        code = f"{secrets.randbelow(10**p.ENROLLMENT_CODE_DIGITS):0{p.ENROLLMENT_CODE_DIGITS}d}"
         if code not in taken:
             return code
 

@@ -75,9 +75,8 @@ class PickupFlow:
             wait = self.ctx.store.throttle_state(throttle.SCOPE_MANUAL, identity, cfg.throttle).wait_s
             if wait > 0:
                 raise Throttled(wait)
-        order = self._manual(pending, dob_norm, identity) if pending.method == CodeMethod.MANUAL else None
-        if order is None:
-            order = self._qr(pending, dob_norm, identity)
+        manual = pending.method == CodeMethod.MANUAL
+        order = self._manual(pending, dob_norm, identity) if manual else self._qr(pending, dob_norm, identity)
         self._check_collectable(order)
         assert order.compartment is not None
         return VerifiedPickup(order.id, order.compartment, pending.method, order.return_old_id)
