@@ -10,6 +10,8 @@ import asyncio
 import itertools
 import secrets
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from kiosk_ui.errors import ErrorKind, citizen_error
@@ -87,6 +89,17 @@ class CitizenSession:
         )
 
 
+@asynccontextmanager
+async def _rendered_after(s: CitizenSession) -> AsyncIterator[None]:
+    """A new version when an action or a scan ends, however it ends. ``touch`` gave one as it began, but the flow
+    it awaits on the worker lets the loop run on: a page may re-render in between and show the old screen under the
+    new version, and without this second change the screen the action ended on would never reach that page."""
+    try:
+        yield
+    finally:
+        s.version += 1
+
+
 class Citizens:
     """All citizen sessions and the transitions between screens; every method runs on the event loop."""
 
@@ -141,7 +154,7 @@ class Citizens:
     # -- actions ------------------------------------------------------------------------------------------
     async def act(self, s: CitizenSession, action: Action, value: str = "") -> None:
         s.front = next(self._fronts)
-        async with s.busy:
+        async with s.busy, _rendered_after(s):
             now = self.station.clock.now()
             s.touch(now)
             if action == Action.MORE_TIME:
@@ -280,7 +293,7 @@ class Citizens:
         s = self.active()
         if s is None:
             return
-        async with s.busy:
+        async with s.busy, _rendered_after(s):
             now = self.station.clock.now()
             if text.strip().startswith(codes.BADGE_PREFIX + ":"):
                 s.staff_badge = text.strip()

@@ -133,13 +133,14 @@ def test_keypad_order_is_the_same_in_arabic_and_german(kiosk: Kiosk, page: Page)
         page.goto(f"{kiosk.url}/?lang={lang}")
         page.locator(".screen button.primary").tap()
         expect(page.locator("body")).to_have_attribute("data-screen", "manual")
-        # one synchronous read of every key's box: nothing can re-render the page between two keys
-        out: list[tuple[str, int, int]] = page.eval_on_selector_all(
-            ".keypad .key",
-            """keys => keys.map(k => {
+        # Query and measure in one script run: nothing can re-render the page in between. (eval_on_selector_all
+        # queries first and calls the function in a second step: a re-render between the two, which the event stream
+        # may start at any time, leaves it measuring detached keys, all at 0, 0.)
+        out: list[tuple[str, int, int]] = page.evaluate(
+            """() => [...document.querySelectorAll(".keypad .key")].map(k => {
                 const r = k.getBoundingClientRect();
                 return [k.getAttribute("value") || "", Math.round(r.x), Math.round(r.y)];
-            })""",
+            })"""
         )
         page.get_by_role("button", name={"de": "Abbrechen", "ar": "إلغاء"}[lang]).tap()
         # the cancel must have reached the server before the next page load, or it would cancel that page's entry
