@@ -142,10 +142,13 @@ class SyncClient:
             raise HubUnreachable(f"{path}: HTTP {r.status_code}")
         if r.status_code >= 400:
             try:
-                msg = str(r.json().get("error", r.text))
-            except (ValueError, AttributeError):
-                msg = r.text[:200]
-            raise HubRefused(r.status_code, f"{path}: {msg}")
+                detail = r.json()
+            except ValueError:
+                detail = None
+            if not isinstance(detail, dict):
+                detail = {}
+            msg = str(detail.get("error", r.text[:200]))
+            raise HubRefused(r.status_code, f"{path}: {msg}", detail)
         return r.content
 
     def _post_signed(self, path: str, body: p.KioskBody) -> bytes:
@@ -227,10 +230,43 @@ class SyncClient:
                 return total  # no progress on the rest: try again next sync
 
     def checkpoint(self) -> int:
-        """Record the audit log's (size, head), have the hub countersign it, and store the countersignature."""
+        """Have the hub witness the audit log up to its current end; returns the size countersigned.
+
+        The hub countersigns a checkpoint only with the entries since the last one it countersigned for this
+        enrollment, which it re-chains; a long stretch goes in steps of ``MAX_CHECKPOINT_ENTRIES``. The kiosk starts
+        from its own last countersignature; a hub that counts from elsewhere (a lost answer, a new enrollment) says
+        where (``CheckpointBase``), and the kiosk starts again from there. Each countersignature is stored."""
         with self.store.database.write() as conn:
-            cp = audit.make_checkpoint(conn, self.clock.now())
-        body = p.sign_checkpoint(self.keys.signer, self.device_id, cp.size, cp.head)
+            end = audit.make_checkpoint(conn, self.clock.now())
+        since = self._countersigned_size()
+        restarts = 0
+        while True:
+            size = min(end.size, since + p.MAX_CHECKPOINT_ENTRIES)
+            try:
+                self._witness(since, size)
+            except HubRefused as exc:
+                base = exc.detail.get("since")
+                if exc.detail.get("kind") != "CheckpointBase" or not isinstance(base, int) or restarts >= 2:
+                    raise
+                restarts += 1
+                since = base
+                continue
+            since = size
+            if size >= end.size:
+                return size
+
+    def _countersigned_size(self) -> int:
+        row = self.store.database.query_one(
+            "SELECT max(size) AS size FROM audit_checkpoints WHERE countersignature IS NOT NULL"
+        )
+        return int(row["size"]) if row is not None and row["size"] is not None else 0
+
+    def _witness(self, since: int, size: int) -> None:
+        """One checkpoint at ``size`` with the entries after ``since``, countersigned and stored."""
+        with self.store.database.write() as conn:
+            cp = audit.checkpoint_at(conn, size, self.clock.now())
+        entries = audit.entry_texts(self.store.database, since, size) if size >= since else ()
+        body = p.sign_checkpoint(self.keys.signer, self.device_id, cp.size, cp.head, since=since, entries=entries)
         raw = self._post_signed("/api/v1/kiosk/checkpoint", body)
         cs = verify_countersignature(raw, self.device_id, self.receiver.pinned())
         if (cs.size, cs.head) != (cp.size, cp.head):
@@ -238,7 +274,6 @@ class SyncClient:
         with self.store.database.write() as conn:
             conn.execute("UPDATE audit_checkpoints SET countersignature = ? WHERE size = ?", (raw, cp.size))
         self.stats.checkpoints += 1
-        return cp.size
 
     # -- heartbeat -----------------------------------------------------------------------------------------
     def health(self) -> p.HealthReport:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from locker.errors import LockerError
 
 
@@ -42,8 +44,10 @@ class HubUnreachable(SyncError):
 
 
 class HubRefused(SyncError):
-    """The hub answered with a refusal (4xx); ``status`` is the HTTP status."""
+    """The hub answered with a refusal (4xx); ``status`` is the HTTP status, ``detail`` the JSON error body
+    (``{"error", "kind", ...}``; empty when the answer was not a JSON object)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, detail: dict[str, Any] | None = None) -> None:
         super().__init__(f"hub refused ({status}): {message}")
         self.status = status
+        self.detail: dict[str, Any] = detail or {}

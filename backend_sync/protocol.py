@@ -25,6 +25,7 @@ SUITE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.CHACHA20_POLY1305)
 GENESIS_HASH = bytes(32)
 DAY_S = 86_400
 DEFAULT_LIFETIME_S = 14 * DAY_S
+MAX_CHECKPOINT_ENTRIES = 2000  # audit entries per checkpoint message; a longer stretch goes in several steps
 
 # Domain separation: every signature covers one of these prefixes followed by canonical JSON.
 MANIFEST_DOMAIN = b"wibox-manifest-v1\n"
@@ -244,6 +245,17 @@ class CheckpointBody:
     size: int
     head: Hex32
     signature: B64Sig  # kiosk's Ed25519 over CHECKPOINT_DOMAIN + audit.checkpoint_message(device, cp)
+    # The audit entries since the last checkpoint the hub countersigned for this enrollment (``since``; 0 and the
+    # genesis head before the first): ``entries[i]`` is the stored event text of entry ``since + 1 + i``, so the hub
+    # re-chains from the head it witnessed to ``head`` and countersigns only a log that extends it.
+    since: int = 0
+    entries: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.since < 0 or self.size < 0:
+            raise SchemaError("checkpoint: size and since must not be negative")
+        if len(self.entries) > MAX_CHECKPOINT_ENTRIES:
+            raise SchemaError(f"checkpoint.entries: at most {MAX_CHECKPOINT_ENTRIES} per message")
 
 
 @dataclass(frozen=True)
@@ -332,9 +344,13 @@ def verify_self_signed(data: bytes) -> KioskMessage:
     return verify_kiosk_message(data, device, {key_id(announced.sign_public): own})
 
 
-def sign_checkpoint(signer: Signer, device_id: str, size: int, head: bytes) -> CheckpointBody:
-    """Kiosk side: the body of a CHECKPOINT message for the audit log's current (size, head)."""
-    return CheckpointBody(size, head, signer.sign(CHECKPOINT_DOMAIN + checkpoint_bytes(device_id, size, head)))
+def sign_checkpoint(
+    signer: Signer, device_id: str, size: int, head: bytes, *, since: int = 0, entries: tuple[str, ...] = ()
+) -> CheckpointBody:
+    """Kiosk side: the body of a CHECKPOINT message for the audit log at (size, head), with the entries after
+    ``since`` (the signature covers device, size and head; the entries are checked by re-chaining them)."""
+    sig = signer.sign(CHECKPOINT_DOMAIN + checkpoint_bytes(device_id, size, head))
+    return CheckpointBody(size, head, sig, since, entries)
 
 
 def verify_checkpoint(device_id: str, body: CheckpointBody, sign_public: Ed25519PublicKey) -> None:

@@ -113,13 +113,29 @@ def verify(database: Database) -> AuditReport:
 
 def make_checkpoint(conn: sqlite3.Connection, at: float) -> Checkpoint:
     """Record the current (size, head) as a checkpoint, ready to be signed and uploaded."""
-    row = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-    cp = Checkpoint(int(row[0]), bytes(row[1])) if row else Checkpoint(0, GENESIS)
+    row = conn.execute("SELECT max(seq) FROM audit").fetchone()
+    return checkpoint_at(conn, int(row[0] or 0), at)
+
+
+def checkpoint_at(conn: sqlite3.Connection, size: int, at: float) -> Checkpoint:
+    """Record the log's (size, head) at entry ``size`` (0: the genesis head) as a checkpoint."""
+    if size == 0:
+        cp = Checkpoint(0, GENESIS)
+    else:
+        row = conn.execute("SELECT hash FROM audit WHERE seq = ?", (size,)).fetchone()
+        if row is None:
+            raise StoreError(f"the audit log has no entry {size}")
+        cp = Checkpoint(size, bytes(row[0]))
     conn.execute(
-        "INSERT OR IGNORE INTO audit_checkpoints (size, head, created_at) VALUES (?, ?, ?)",
-        (cp.size, cp.head, at),
+        "INSERT OR IGNORE INTO audit_checkpoints (size, head, created_at) VALUES (?, ?, ?)", (size, cp.head, at)
     )
     return cp
+
+
+def entry_texts(database: Database, after: int, upto: int) -> tuple[str, ...]:
+    """The stored event text of entries ``after + 1`` to ``upto``, exactly the bytes their hashes cover."""
+    rows = database.query("SELECT event FROM audit WHERE seq > ? AND seq <= ? ORDER BY seq", (after, upto))
+    return tuple(str(r["event"]) for r in rows)
 
 
 def checkpoint_message(device_id: str, cp: Checkpoint) -> bytes:

@@ -6,7 +6,7 @@ import argparse
 import functools
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,12 @@ def _open_store(path: str) -> tuple[Database, Store]:
     return database, Store(database, SystemClock())
 
 
-def _db_check(args: argparse.Namespace) -> int:
+# The hub's witness over the audit log, checked by the sync package (the composition root passes it in): the
+# report's "ok" and its fields. Without one, ``db check`` checks the chain and the checkpoints' heads only.
+WitnessCheck = Callable[[Database], Mapping[str, Any]]
+
+
+def _db_check(args: argparse.Namespace, witness: WitnessCheck | None = None) -> int:
     if not Path(args.database).is_file():
         raise StoreError(f"{args.database}: no such database file")
     database = Database(args.database)
@@ -80,6 +85,10 @@ def _db_check(args: argparse.Namespace) -> int:
         a = audit.verify(database)
         report["audit"] = {"ok": a.ok, "size": a.size, "head": a.head.hex(), "problem": a.problem}
         ok = integrity == ["ok"] and a.ok
+        if witness is not None:
+            w = dict(witness(database))
+            report["witness"] = w
+            ok = ok and bool(w.get("ok"))
     else:
         report["audit"] = {"ok": False, "problem": "no audit table: not a wibox database"}
         ok = False
@@ -103,9 +112,9 @@ def _staff_add(args: argparse.Namespace, drivers: Mapping[str, DriverRules]) -> 
     return 0
 
 
-def register(sub: Any, drivers: Mapping[str, DriverRules]) -> None:
+def register(sub: Any, drivers: Mapping[str, DriverRules], witness: WitnessCheck | None = None) -> None:
     """The core's subcommands; ``drivers`` validates a configuration's buses (the composition root passes the
-    driver registry)."""
+    driver registry), ``witness`` checks the hub's countersignatures in ``db check``."""
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(func=_version)
 
@@ -120,9 +129,11 @@ def register(sub: Any, drivers: Mapping[str, DriverRules]) -> None:
     db = sub.add_parser("db", help="database commands")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION")
     db_sub.required = True
-    dchk = db_sub.add_parser("check", help="integrity check of the database file and the audit chain")
+    dchk = db_sub.add_parser(
+        "check", help="integrity check of the database file, the audit chain and the hub's countersignatures"
+    )
     dchk.add_argument("database", help="SQLite database file")
-    dchk.set_defaults(func=_db_check)
+    dchk.set_defaults(func=functools.partial(_db_check, witness=witness))
 
     staff = sub.add_parser("staff", help="local staff accounts")
     st_sub = staff.add_subparsers(dest="staff_command", metavar="ACTION")

@@ -17,13 +17,14 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 
 def _registrars() -> list[Registrar]:
     # The composition root: each package contributes its own subcommands; running the station is this package's.
+    from backend_sync import witness
     from backend_sync.hub import cli as hub_cli
     from firmware_bridge import board_cli
     from firmware_bridge.registry import DRIVERS
     from firmware_bridge.scanners import cli as scanner_cli
     from locker import cli_core
 
-    core = functools.partial(cli_core.register, drivers=DRIVERS)
+    core = functools.partial(cli_core.register, drivers=DRIVERS, witness=lambda db: witness.check(db).as_dict())
     return [core, _register, scanner_cli.register, board_cli.register, hub_cli.register]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +22,7 @@ from backend_sync.hub.config import HubConfig
 from backend_sync.hub.db import HubStore
 from backend_sync.hub.deps import HubContext
 from backend_sync.hub.errors import (
+    CheckpointBase,
     Conflict,
     Forbidden,
     Gone,
@@ -107,7 +109,10 @@ def create_app(
             return JSONResponse({"error": "internal error"}, status_code=500)
         log.info("%s %s refused (%d): %s", request.method, request.url.path, status, exc)
         headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooManyAttempts) else None
-        return JSONResponse({"error": str(exc), "kind": type(exc).__name__}, status_code=status, headers=headers)
+        body: dict[str, Any] = {"error": str(exc), "kind": type(exc).__name__}
+        if isinstance(exc, CheckpointBase):
+            body["since"] = exc.since
+        return JSONResponse(body, status_code=status, headers=headers)
 
     async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
         # FastAPI's own validation (body, query, path): the same error body as every other refusal

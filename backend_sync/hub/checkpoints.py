@@ -10,10 +10,11 @@ from sqlalchemy import Connection, Row, insert, select, update
 
 from backend_sync import protocol as p
 from backend_sync.builder import countersign
-from backend_sync.hub.errors import Conflict
+from backend_sync.hub.errors import CheckpointBase, Conflict, Invalid
 from backend_sync.hub.keys import HubKeys
 from backend_sync.hub.tables import alarms, checkpoints, kiosks, orders
 from backend_sync.keys import b64, load_ed25519_public
+from locker import audit
 
 log = logging.getLogger(__name__)
 
@@ -25,28 +26,34 @@ class AuditNotExtended(Conflict):
 
 
 def check_extends(conn: Connection, kiosk: Row[Any], body: p.CheckpointBody) -> None:
-    """What the hub can check without the log entries (it only ever sees (size, head) pairs and proofs):
+    """Countersign only a log that extends the last checkpoint countersigned in this enrollment.
 
-    - size never shrinks below the last countersigned checkpoint (truncation);
-    - a size the hub countersigned before must have the same head (rewritten history);
-    - a handover proof (audit seq, hash) reported at exactly this size must equal the head.
-    Proofs at other positions are checked when a checkpoint lands exactly on them; between two checkpoints a
-    rewritten entry is only caught by the kiosk's own ``audit.verify`` (the chain) — documented limitation.
+    The kiosk sends the entries after that checkpoint (``since``); the hub re-chains them from the head it
+    witnessed and must arrive at the signed head. A shorter log (truncation), entries that do not chain to the head
+    (an edited, dropped or forked entry anywhere after the witnessed one) and a handover proof the re-chained log
+    does not hold are refused as ``AuditNotExtended``; entries from another starting point get ``CheckpointBase``
+    (no alarm: the kiosk may have missed a countersignature), which names the size to start from.
     """
-    device = kiosk.device_id
-    if body.size < kiosk.checkpoint_size:
-        raise AuditNotExtended(
-            f"kiosk {device}: audit log of {body.size} entries is shorter than checkpoint {kiosk.checkpoint_size}"
-        )
-    same = conn.execute(
-        select(checkpoints.c.head).where(checkpoints.c.device_id == device, checkpoints.c.size == body.size)
-    ).first()
-    if same is not None and same.head != body.head.hex():
-        raise AuditNotExtended(f"kiosk {device}: audit head at {body.size} differs from the countersigned one")
+    device, last = kiosk.device_id, int(kiosk.checkpoint_size)
+    if body.size < last:
+        raise AuditNotExtended(f"kiosk {device}: audit log of {body.size} entries is shorter than checkpoint {last}")
+    if body.since != last:
+        raise CheckpointBase(f"kiosk {device}: send the audit entries after {last}, the last countersigned", last)
+    if len(body.entries) != body.size - last:
+        raise Invalid(f"checkpoint.entries: {body.size - last} entries after {last} expected, got {len(body.entries)}")
+    h = bytes.fromhex(kiosk.checkpoint_head)
+    heads: dict[int, str] = {}
+    for seq, entry in enumerate(body.entries, start=last + 1):
+        h = audit.chain_hash(h, seq, entry.encode())
+        heads[seq] = h.hex()
+    if h != body.head:
+        raise AuditNotExtended(f"kiosk {device}: the audit log at {body.size} does not extend checkpoint {last}")
     for r in _proofs(conn, device):
         proof = json.loads(r.handover_proof)
-        if proof.get("audit_seq") == body.size and proof.get("audit_hash") != body.head.hex():
+        seq = proof.get("audit_seq")
+        if isinstance(seq, int) and seq in heads and proof.get("audit_hash") != heads[seq]:
             raise AuditNotExtended(f"kiosk {device}: handover proof of order {r.id} is not in this log")
+    _mark_proofs(conn, device, heads)
 
 
 def _proofs(conn: Connection, device: str) -> list[Any]:
@@ -59,11 +66,13 @@ def _proofs(conn: Connection, device: str) -> list[Any]:
     )
 
 
-def _mark_proofs(conn: Connection, device: str, size: int, head: str) -> None:
+def _mark_proofs(conn: Connection, device: str, heads: dict[int, str]) -> None:
+    """Pending handover proofs inside the re-chained stretch are checked now (they all match: see above)."""
     for r in _proofs(conn, device):
         proof = json.loads(r.handover_proof)
-        if proof.get("audit_seq") == size and proof.get("check") == "pending":
-            proof["check"] = "match" if proof.get("audit_hash") == head else "mismatch"
+        seq = proof.get("audit_seq")
+        if proof.get("check") == "pending" and isinstance(seq, int) and seq in heads:
+            proof["check"] = "match" if proof.get("audit_hash") == heads[seq] else "mismatch"
             conn.execute(
                 update(orders).where(orders.c.id == r.id).values(handover_proof=json.dumps(proof, sort_keys=True))
             )
@@ -72,31 +81,29 @@ def _mark_proofs(conn: Connection, device: str, size: int, head: str) -> None:
 def countersign_checkpoint(
     conn: Connection, keys: HubKeys, kiosk: Row[Any], body: p.CheckpointBody, now: float
 ) -> bytes:
-    """Verify the kiosk's signature, check the log extends the last one, record and countersign."""
+    """Verify the kiosk's signature, check the log extends the last countersigned one, record and countersign."""
     device = kiosk.device_id
     p.verify_checkpoint(device, body, load_ed25519_public(bytes.fromhex(kiosk.sign_public)))
     check_extends(conn, kiosk, body)
     cs = countersign(keys.signer, device, body)
-    exists = conn.execute(
-        select(checkpoints.c.size).where(checkpoints.c.device_id == device, checkpoints.c.size == body.size)
-    ).first()
+    row = {
+        "head": body.head.hex(),
+        "kiosk_signature": b64(body.signature),
+        "countersignature": cs.decode(),
+        "at": now,
+    }
+    where = (checkpoints.c.device_id == device, checkpoints.c.size == body.size)
+    exists = conn.execute(select(checkpoints.c.at).where(*where)).first()
     if exists is None:
-        conn.execute(
-            insert(checkpoints).values(
-                device_id=device,
-                size=body.size,
-                head=body.head.hex(),
-                kiosk_signature=b64(body.signature),
-                countersignature=cs.decode(),
-                at=now,
-            )
-        )
+        conn.execute(insert(checkpoints).values(device_id=device, size=body.size, **row))
+    elif exists.at < float(kiosk.approved_at or 0.0):  # a checkpoint of an earlier enrollment's log (a new SD card)
+        log.warning("kiosk %s: checkpoint %d of an earlier enrollment replaced", device, body.size)
+        conn.execute(update(checkpoints).where(*where).values(**row))
     conn.execute(
         update(kiosks)
         .where(kiosks.c.device_id == device)
         .values(checkpoint_size=body.size, checkpoint_head=body.head.hex())
     )
-    _mark_proofs(conn, device, body.size, body.head.hex())
     return cs
 
 

@@ -17,6 +17,15 @@ class Conflict(HubError):
     """The request contradicts the stored state (duplicate reference, wrong enrollment state, audit not extended)."""
 
 
+class CheckpointBase(Conflict):
+    """A checkpoint whose entries start elsewhere than the last checkpoint the hub countersigned for this
+    enrollment: the answer names that size (``since``), and the kiosk sends its entries from there."""
+
+    def __init__(self, message: str, since: int) -> None:
+        super().__init__(message)
+        self.since = since
+
+
 class Unauthorized(HubError):
     """No valid credentials (admin session, API key, or a kiosk key the hub knows)."""
 

@@ -122,6 +122,8 @@ def _order_event(kind: str) -> Callable[[_Ctx, dict[str, Any]], str]:
         ctx.conn.execute(update(orders).where(orders.c.id == o.id).values(**values))
         if kind == "stored":
             ctx.result.stored.append(o.id)
+        elif o.id in ctx.result.stored:  # collected (or expired, returned) in the same batch: no notice is due
+            ctx.result.stored.remove(o.id)
         return "applied"
 
     return handler
