@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Callable
@@ -157,12 +158,34 @@ def _m0005_second_factor_failures(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE orders ADD COLUMN factor_failures INTEGER NOT NULL DEFAULT 0")
 
 
+# Outbox fields that are JSON booleans (before 0006 they were written as 0/1, and the hub's event schemas refuse
+# those); events a hub refused keep their reason and are not sent again.
+_BOOL_FIELDS = {"alarm": ("raised",), "collected": ("old_id_returned",)}
+
+
+def _m0006_outbox_refusals_and_booleans(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE outbox ADD COLUMN refused TEXT")
+    rows = conn.execute(
+        "SELECT id, kind, body FROM outbox WHERE delivered_at IS NULL AND kind IN ('alarm', 'collected')"
+    ).fetchall()
+    for event_id, kind, body in rows:
+        data = json.loads(body)
+        for name in _BOOL_FIELDS[kind]:
+            if type(data.get(name)) is int:
+                data[name] = bool(data[name])
+        conn.execute(
+            "UPDATE outbox SET body = ? WHERE id = ?",
+            (json.dumps(data, sort_keys=True, separators=(",", ":")), event_id),
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", _m0001_initial),
     Migration("0002_alarms_and_old_id", _m0002_alarms_and_old_id),
     Migration("0003_sync_state", _m0003_sync_state),
     Migration("0004_remote_commands", _m0004_remote_commands),
     Migration("0005_second_factor_failures", _m0005_second_factor_failures),
+    Migration("0006_outbox_refusals_and_booleans", _m0006_outbox_refusals_and_booleans),
 )
 
 

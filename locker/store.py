@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -77,6 +77,11 @@ def _db_value(v: Any) -> Any:
     if isinstance(v, bool):
         return int(v)
     return v.value if hasattr(v, "value") else v
+
+
+def _json_value(v: Any) -> Any:
+    """An outbox field as JSON: enums by value, booleans stay booleans (the hub's event schemas check types)."""
+    return v if isinstance(v, bool) else _db_value(v)
 
 
 class Tx:
@@ -184,7 +189,7 @@ class Tx:
     def outbox(self, kind: str, **body: Any) -> str:
         event_id = uuid.uuid4().hex
         payload = {"id": event_id, "kind": kind, "t": round(self.now, 3)}
-        payload.update({k: _db_value(v) for k, v in body.items()})
+        payload.update({k: _json_value(v) for k, v in body.items()})
         self.conn.execute(
             "INSERT INTO outbox (id, kind, body, created_at) VALUES (?, ?, ?, ?)",
             (event_id, kind, json.dumps(payload, sort_keys=True, separators=(",", ":")), self.now),
@@ -337,10 +342,19 @@ class Store:
     # -- outbox (implements locker.ports.Outbox) ---------------------------------------------------------
     def pending(self, limit: int) -> list[OutboxEvent]:
         rows = self.database.query(
-            "SELECT id, seq, kind, body, created_at FROM outbox WHERE delivered_at IS NULL ORDER BY seq LIMIT ?",
+            "SELECT id, seq, kind, body, created_at FROM outbox WHERE delivered_at IS NULL AND refused IS NULL"
+            " ORDER BY seq LIMIT ?",
             (limit,),
         )
         return [OutboxEvent(r["id"], int(r["seq"]), r["kind"], r["body"], float(r["created_at"])) for r in rows]
+
+    def mark_refused(self, reasons: Mapping[str, str]) -> None:
+        """Events the hub refused (its reason kept with each): not sent again, kept for whoever fixes the cause."""
+        with self.database.write() as conn:
+            conn.executemany(
+                "UPDATE outbox SET refused = ? WHERE id = ? AND delivered_at IS NULL",
+                [(str(why)[:500], i) for i, why in reasons.items()],
+            )
 
     def mark_delivered(self, ids: Sequence[str], at: float) -> None:
         with self.database.write() as conn:

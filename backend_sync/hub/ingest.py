@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
+from backend_sync import event_bodies
 from backend_sync import protocol as p
-from backend_sync import schema
 from backend_sync.commands import RESULT_EVENT, CommandOutcome
 from backend_sync.errors import SchemaError
 from backend_sync.hub.orders import mark_dirty
@@ -38,7 +38,7 @@ _TIME_COLUMN = {"stored": "stored_at", "collected": "collected_at"}
 class IngestResult:
     accepted: list[str] = field(default_factory=list)
     stored: list[str] = field(default_factory=list)  # orders to notify about, after the commit
-    refused: dict[str, str] = field(default_factory=dict)  # event id -> why (not accepted: not ours)
+    refused: dict[str, str] = field(default_factory=dict)  # event id -> why (not accepted: not ours, or malformed)
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,10 @@ class _Ctx:
 def ingest(conn: Connection, kiosk: Row[Any], body: p.EventsBody, now: float) -> IngestResult:
     """Record and apply each event not seen before; events already processed are accepted again unchanged.
 
-    An event whose body cannot be applied (unknown order, impossible transition) is still recorded and accepted,
-    with the reason in ``events.outcome``: re-sending it would never help, and nothing is silently dropped.
+    An event whose body does not fit its kind's schema (``event_bodies``), or of a kind the hub does not know, is
+    refused: not recorded, listed in ``refused`` with the reason. An event that fits but cannot be applied (unknown
+    order, impossible transition) is recorded and accepted, with the reason in ``events.outcome``: re-sending it
+    would never help, and nothing is silently dropped.
     """
     result = IngestResult()
     ctx = _Ctx(conn, kiosk.device_id, kiosk.city_id, now, result)
@@ -67,12 +69,12 @@ def ingest(conn: Connection, kiosk: Row[Any], body: p.EventsBody, now: float) ->
                 result.refused[ev.id] = "event id belongs to another kiosk"
             continue
         try:
-            data = schema.loads(ev.body)
-            if not isinstance(data, dict):
-                raise SchemaError("event body: expected an object")
-            outcome = _apply(ctx, ev.kind, data)
-        except SchemaError as exc:
-            outcome = f"ignored: {exc}"
+            data = event_bodies.check(ev)
+        except SchemaError as exc:  # not recorded: the kiosk hears why, and a corrected event may come later
+            result.refused[ev.id] = str(exc)
+            log.warning("kiosk %s event %s (%s) refused: %s", kiosk.device_id, ev.id, ev.kind, exc)
+            continue
+        outcome = _apply(ctx, ev.kind, data)
         if outcome != "applied":
             log.info("kiosk %s event %s (%s): %s", kiosk.device_id, ev.id, ev.kind, outcome)
         conn.execute(

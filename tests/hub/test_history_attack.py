@@ -20,21 +20,17 @@ from backend_sync.client import SyncClient
 from backend_sync.errors import HubRefused
 from backend_sync.hub import tables as hubdb
 from backend_sync.hub.db import HubStore
-from backend_sync.keys import KioskKeys
 from locker import audit
 from tests.harness import Station
+from tests.hub.enrolled import enrolled_kiosk, sqlite_url
 from tests.hub.servers import HubProcess
-from tests.hub.test_end_to_end import DEVICE, _kiosk, admin_client, kiosk_station, load, new_order, pick_up
+from tests.hub.test_end_to_end import DEVICE, _kiosk, load, new_order, pick_up
 from wibox import cli
-
-
-def _url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'hub.db'}"
 
 
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[HubProcess]:
-    h = HubProcess.create(tmp_path, _url(tmp_path))
+    h = HubProcess.create(tmp_path, sqlite_url(tmp_path))
     h.start()
     try:
         yield h
@@ -45,26 +41,14 @@ def hub(tmp_path: Path) -> Iterator[HubProcess]:
 @pytest.fixture
 def witnessed(tmp_path: Path, hub: HubProcess) -> Iterator[tuple[Station, SyncClient, HubStore]]:
     """A kiosk enrolled at the hub with a pickup done and its log countersigned up to its end."""
-    store = HubStore.open(_url(tmp_path), pool_size=2)
-    st = kiosk_station(tmp_path)
-    client = SyncClient(hub.url, DEVICE, KioskKeys.generate(), st.flows, st.store, st.clock)
-    admin = admin_client(hub)
-    try:
-        code = client.enroll().code
-        r = admin.post(f"/admin/api/kiosks/{DEVICE}/approve", json={"code": code, "city_id": "wiesbaden"})
-        assert r.status_code == 200, r.text
-        assert client.poll_enrollment() == "approved"
+    with enrolled_kiosk(tmp_path, hub, sqlite_url(tmp_path)) as (st, client, store):
         order = new_order(store, "CASE-H", days=7)
         client.sync_once()
         load(st, st.staff_session(), order)
         pick_up(st, order)
-        report = client.sync_once()
+        report = client.sync_once()  # stored and collected in one batch
         assert report.checkpoint == audit.head(st.database).size == _kiosk(store).checkpoint_size > 10
         yield st, client, store
-    finally:
-        admin.close()
-        client.close()
-        store.close()
 
 
 def _alarms(store: HubStore) -> list[str]:

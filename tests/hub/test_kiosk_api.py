@@ -120,7 +120,11 @@ def test_stored_notifies_once_and_events_are_processed_once(env: Env) -> None:
                 created_at=now,
             )
         )
-    body2 = json.dumps({"id": "f" * 32, "kind": "collected", "order": "O-NOTOURS", "t": now})
+    proof = {"audit_seq": 7, "audit_hash": "ab" * 32}
+    body2 = json.dumps(
+        {"id": "f" * 32, "kind": "collected", "order": "O-NOTOURS", "compartment": 1, "old_id_returned": False}
+        | {"proof": proof, "t": now}
+    )
     status, answer = env.send("/api/v1/kiosk/events", p.EventsBody((p.EventItem("f" * 32, 2, "collected", body2),)))
     assert status == 200
     with env.store.read() as conn:

@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
+from backend_sync import event_bodies
 from backend_sync import protocol as p
 from backend_sync.errors import TamperError
 from backend_sync.keys import Signer
 from locker import audit, codes
 from locker.errors import FlowError, WrongCode
 from locker.flows.bundle import ApplyResult, load_time_floor
-from locker.model import NewOrder, OrderState, Size, StaffAccount
+from locker.model import AlarmKind, NewOrder, OrderState, Size, StaffAccount
 from tests.harness import DAY, Codes
 from tests.sync.rig import SHARED_PIN_VERIFIER, Rig, make_rig, order
 
@@ -219,3 +220,46 @@ def test_round_trip_code_opens_compartment(rig: Rig) -> None:
     assert pickup.confirm_receipt(pickup.verify(pickup.enter_manual(by_pin.pickup_number, by_pin.pin))) == n_pin
     assert rig.st.bank.is_open(n_pin)
     assert audit.verify(rig.st.database).ok
+
+
+def test_every_event_the_station_writes_fits_the_hubs_schema(rig: Rig) -> None:
+    """The hub refuses an event that does not fit its kind's schema: every kind the station writes must fit."""
+    st = rig.st
+    apply(rig, orders=[order("ORD-0", now=rig.now())])  # bundle_applied
+    deferred = rig_order_with_codes(rig, "ORD-6")
+    sid = st.staff_session()
+    n = st.flows.loading.scan_label(sid, codes.label_payload(deferred.order_id)).compartment
+    receive(rig, cancellations=["ORD-6"])  # cancel_deferred: the door is open
+    st.pump()
+    st.bank.put_item(n)
+    st.bank.close(n)
+    st.pump()  # stored
+    picked = rig_order_with_codes(rig, "ORD-7")
+    m = st.load(sid, picked)
+    v = st.flows.pickup.verify(st.flows.pickup.scan_qr(picked.qr))
+    assert st.flows.pickup.confirm_receipt(v) == m
+    st.pump()
+    st.bank.take_item(m)
+    st.bank.close(m)
+    st.pump()  # collected
+    with st.store.change("system") as tx:  # alarm raised and cleared
+        tx.raise_alarm(AlarmKind.DOOR_LEFT_OPEN, m)
+        tx.clear_alarm(AlarmKind.DOOR_LEFT_OPEN, m)
+    left = rig_order_with_codes(rig, "ORD-8")
+    k = st.load(sid, left)
+    st.clock.advance(60 * DAY)
+    assert {"ORD-0", "ORD-8"} <= set(st.flows.orders.expire_due())  # expired, with and without a compartment
+    assert st.flows.staffwork.take_out(st.staff_session(), k) == k
+    st.pump()
+    st.bank.take_item(k)
+    st.bank.close(k)
+    st.pump()  # returned
+
+    events = st.store.pending(1000)
+    for e in events:
+        body = event_bodies.check(p.EventItem(e.id, e.seq, e.kind, e.body))
+        assert body["kind"] == e.kind
+    kinds = {e.kind for e in events}
+    assert {"bundle_applied", "cancel_deferred", "stored", "collected", "alarm", "expired", "returned"} <= kinds
+    alarm = [json.loads(e.body) for e in events if e.kind == "alarm"]
+    assert [a["raised"] for a in alarm] == [True, False]  # JSON booleans, as the schema asks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -154,3 +155,27 @@ def test_truncation_caught_by_checkpoint(tmp_path: Path) -> None:
     report = audit.verify(st.database)
     assert not report.ok and "truncated" in report.problem
     assert audit.checkpoint_message("test-1", cp).startswith(b'{"device":"test-1"')
+
+
+def test_outbox_booleans_written_before_0006_become_json_booleans(tmp_path: Path) -> None:
+    d = Database(tmp_path / "w.db")
+    migrate(d, MIGRATIONS[:5])
+    rows = [
+        ("a1", "alarm", {"id": "a1", "kind": "alarm", "t": 1.0, "alarm": "door_left_open", "raised": 1}),
+        ("c1", "collected", {"id": "c1", "kind": "collected", "t": 2.0, "order": "O", "old_id_returned": 0}),
+        ("a2", "alarm", {"id": "a2", "kind": "alarm", "t": 3.0, "alarm": "door_left_open", "raised": 0}),
+    ]
+    with d.write() as conn:
+        for event_id, kind, body in rows:
+            conn.execute(
+                "INSERT INTO outbox (id, kind, body, created_at) VALUES (?, ?, ?, 0)",
+                (event_id, kind, json.dumps(body, sort_keys=True, separators=(",", ":"))),
+            )
+        conn.execute("UPDATE outbox SET delivered_at = 5 WHERE id = 'a2'")  # delivered: history, left as it was
+    assert migrate(d) == ["0006_outbox_refusals_and_booleans"]
+    got = {r["id"]: json.loads(r["body"]) for r in d.query("SELECT id, body FROM outbox")}
+    assert got["a1"]["raised"] is True and got["c1"]["old_id_returned"] is False
+    assert got["a2"]["raised"] == 0
+    assert d.query_one("SELECT body FROM outbox WHERE id = 'a1'")["body"] == (  # type: ignore[index]
+        '{"alarm":"door_left_open","id":"a1","kind":"alarm","raised":true,"t":1.0}'
+    )
