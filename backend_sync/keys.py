@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from backend_sync.errors import KeyStoreError, TamperError
+from locker.files import write_atomic
 
 KEY_ID_BYTES = 8
 _RAW = serialization.Encoding.Raw
@@ -145,15 +145,8 @@ class KeyStore:
 
     def _write(self, path: Path, pem: bytes) -> None:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_suffix(".tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                os.write(fd, pem)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            tmp.replace(path)
+            write_atomic(path, pem, 0o600)
         except OSError as exc:
             raise KeyStoreError(f"cannot write key {path}: {exc}") from exc
 

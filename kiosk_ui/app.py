@@ -19,6 +19,7 @@ from kiosk_ui.errors import http_status
 from kiosk_ui.i18n import Catalogs
 from kiosk_ui.local_only import protect
 from kiosk_ui.routes_citizen import citizen_router
+from kiosk_ui.routes_screen import screen_router
 from kiosk_ui.routes_sim import sim_router
 from kiosk_ui.routes_staff import staff_router
 from kiosk_ui.runtime import KioskUI
@@ -49,9 +50,11 @@ def create_app(
     speaker: Speaker | None = None,
     tick_s: float = 0.1,
     station: Station | None = None,
+    screen_token: str = "",
 ) -> FastAPI:
     """The kiosk app. ``pump_doors``: the UI's ticker fetches door events (False when the daemon does it).
-    ``station`` lets a caller share the flows lock (e.g. a SimControl built before the app)."""
+    ``station`` lets a caller share the flows lock (e.g. a SimControl built before the app). ``screen_token``: the
+    secret the kiosk browser presents at ``/screen`` to become the one session that scans go to."""
     own = station is None  # a station made here is closed with the app; a caller's station is the caller's
     st = station or Station(flows, config, clock)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -66,6 +69,7 @@ def create_app(
         scan_hub=scan_hub,
         sim=sim,
         pump_doors=pump_doors,
+        screen_token=screen_token,
     )
 
     @asynccontextmanager
@@ -97,6 +101,7 @@ def create_app(
     app.state.ui = ui
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(citizen_router(ui))
+    app.include_router(screen_router(ui))
     app.include_router(staff_router(ui))
     if sim is not None:
         app.include_router(sim_router(ui, sim))

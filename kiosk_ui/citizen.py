@@ -108,6 +108,9 @@ class Citizens:
         self.sessions: dict[str, CitizenSession] = {}
         self._streams: Counter[str] = Counter()  # session id -> open event streams (a kiosk page that is showing)
         self._fronts = itertools.count(1)
+        # The kiosk's own browser, once it has claimed the screen with the token only its launcher can read: from
+        # then on scans go to it alone, whatever other local pages open streams or act (security.md).
+        self.screen_id: str | None = None
 
     # -- sessions -------------------------------------------------------------------------------------------
     def get(self, sid: str | None) -> CitizenSession:
@@ -135,7 +138,7 @@ class Citizens:
     def _prune(self, now: float, keep: str = "", over_limit: bool = False) -> None:
         """Forget sessions no page shows: idle ones on a fresh start screen after SESSION_IDLE_S; when there are
         more than MAX_SESSIONS, the longest idle of those without an open stream first, whatever their screen."""
-        streaming = set(self._streams)
+        streaming = set(self._streams) | ({self.screen_id} if self.screen_id else set())
         idle = [x for x in self.sessions.values() if x.id != keep and x.id not in streaming]
         for x in idle:
             if x.is_default() and now - x.last_activity >= SESSION_IDLE_S:
@@ -145,9 +148,18 @@ class Citizens:
             for x in idle[: max(0, len(self.sessions) - MAX_SESSIONS)]:
                 del self.sessions[x.id]
 
+    def bind_screen(self, s: CitizenSession) -> None:
+        """This session is the kiosk browser's (it presented the screen token); a later claim moves the binding
+        (the browser restarted with a fresh profile)."""
+        self.screen_id = s.id
+        s.front = next(self._fronts)
+
     def active(self) -> CitizenSession | None:
-        """The kiosk's screen, where scans from the station's scanner go: of the sessions whose page is showing
-        (an open event stream), the one in front last; a session no page shows gets a scan only if none is."""
+        """The kiosk's screen, where scans from the station's scanner go: the session the kiosk browser claimed;
+        before any claim (development, tests, the demo's own browser), of the sessions whose page is showing (an
+        open event stream) the one in front last, and a session no page shows gets a scan only if none is."""
+        if self.screen_id is not None:
+            return self.sessions.get(self.screen_id)
         showing = [s for s in self.sessions.values() if s.id in self._streams]
         return max(showing or self.sessions.values(), key=lambda s: s.front, default=None)
 

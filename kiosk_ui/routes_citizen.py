@@ -134,6 +134,9 @@ def citizen_router(ui: KioskUI) -> APIRouter:
             "speech": ui.speaker.available(),
             "out_of_service": ui.station.out_of_service(),
             "scan_failures": ui.scan_failures,
+            # "claimed": the kiosk browser holds the screen; "unclaimed": a token was issued and no browser has
+            # presented it since the daemon started (wibox-kiosk-watch restarts the browser); "no_token"
+            "screen": ui.screen_state(),
             "loop_lag": ui.loop_lag.summary(),  # the event loop's wake-up lag over the last 5 minutes
         }
         return JSONResponse(body, status_code=200 if body["ok"] else 503)

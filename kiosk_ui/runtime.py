@@ -67,6 +67,7 @@ class KioskUI:
     scan_failures: int = 0  # scanner events whose handling raised (logged; the next one is handled)
     loop_lag: LoopLag = field(default_factory=LoopLag)
     reload_epoch: int = 0  # bumped by a remote "reload UI" command; pages reload when it changes
+    screen_token: str = field(default="", repr=False)  # "" : no browser can claim the screen (GET /screen: 404)
 
     # -- what remote commands may ask of the screen (backend_sync.client.UiControl) ------------------------
     def maintenance_mode(self, on: bool) -> None:
@@ -80,6 +81,12 @@ class KioskUI:
     @property
     def timeout_s(self) -> float:
         return float(self.station.config.display.idle_timeout_s)
+
+    def screen_state(self) -> str:
+        """Whether the kiosk browser has claimed the screen: claimed, unclaimed or no_token."""
+        if not self.screen_token:
+            return "no_token"
+        return "claimed" if self.citizens.screen_id in self.citizens.sessions else "unclaimed"
 
     @property
     def warning_s(self) -> float:

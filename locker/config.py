@@ -153,6 +153,14 @@ class DisplayConfig:
     idle_warning_s: int = field(
         default=30, metadata=spec("warning with sound this long before the timeout (at least 20)", lo=20, hi=300)
     )
+    screen_token_file: str = field(
+        default="",
+        metadata=spec(
+            "file the daemon writes a fresh screen token to at each start (0640), for the kiosk browser's launcher to"
+            " claim the screen with; once claimed, scans go to that browser alone. Empty: no token, scans go to"
+            " the page in front (development)"
+        ),
+    )
 
 
 @dataclass(frozen=True)

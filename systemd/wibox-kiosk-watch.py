@@ -4,7 +4,9 @@
 Contract with the daemon (kiosk_ui): ``GET /healthz`` on 127.0.0.1:8080 answers with a JSON object (status 200, or
 503 when the daemon is unwell) holding ``page_heartbeat_age_s`` (seconds since the page's last heartbeat, by the
 daemon's monotonic clock; ``null`` when no heartbeat arrived since the daemon started) and ``uptime_s`` (seconds
-since the daemon started). Standard library only, so the venv's python runs it without extra packages.
+since the daemon started), and optionally ``screen`` (``unclaimed``: a screen token was issued and no browser
+presented it since the daemon started; the browser is restarted so that its launcher claims the screen again).
+Standard library only, so the venv's python runs it without extra packages.
 Exit 0: fresh, nothing to check, or restarted; 1: the check itself failed (bad answer from the daemon, or
 systemctl failed); 2: bad arguments.
 """
@@ -79,11 +81,14 @@ def judge(health: dict[str, object] | None, active_for: float | None, max_age: f
     if "page_heartbeat_age_s" not in health:
         raise ValueError("healthz has no page_heartbeat_age_s field")
     age = _seconds(health, "page_heartbeat_age_s")
+    uptime = _seconds(health, "uptime_s")
+    if health.get("screen") == "unclaimed" and uptime is not None and uptime > grace:
+        # the daemon restarted under a running browser: only a new start of the browser claims the screen again
+        return Verdict(True, f"the browser has not claimed the screen since the daemon started {uptime:.0f} s ago")
     if age is not None:
         if age > max_age:
             return Verdict(True, f"page heartbeat is {age:.0f} s old (limit {max_age:.0f} s)")
         return Verdict(False, f"page heartbeat is {age:.0f} s old")
-    uptime = _seconds(health, "uptime_s")
     if uptime is not None and uptime > max_age:
         return Verdict(True, f"no page heartbeat since the daemon started {uptime:.0f} s ago")
     return Verdict(False, "no page heartbeat yet; the daemon started recently")

@@ -1,7 +1,10 @@
 #!/bin/sh
 # Kiosk screen launcher, run by wibox-kiosk.service as user wibox-kiosk on tty1: waits for the station's page, then
 # runs Chromium in kiosk mode inside cage, with a fresh profile, config and cache on tmpfs ($RUNTIME_DIRECTORY).
-# Settings (environment): WIBOX_KIOSK_URL, WIBOX_KIOSK_HEALTH_URL, WIBOX_KIOSK_WAIT_S, WIBOX_PYTHON, WIBOX_BROWSER.
+# It claims the screen with the token the daemon writes at each start (display.screen_token_file), so that the
+# station's scans reach this browser alone; the token goes through a private file, never a command line (ps).
+# Settings (environment): WIBOX_KIOSK_URL, WIBOX_KIOSK_HEALTH_URL, WIBOX_KIOSK_WAIT_S, WIBOX_PYTHON, WIBOX_BROWSER,
+# WIBOX_SCREEN_TOKEN_FILE.
 set -eu
 
 URL="${WIBOX_KIOSK_URL:-http://127.0.0.1:8080/}"
@@ -66,10 +69,25 @@ PYEOF
     fi
 fi
 
+# Read after the wait: the daemon writes a fresh token before it serves the page.
+TOKEN_FILE="${WIBOX_SCREEN_TOKEN_FILE:-/run/wibox-screen/token}"
+start="$URL"
+if [ -r "$TOKEN_FILE" ]; then
+    token="$(tr -cd 'A-Za-z0-9_-' < "$TOKEN_FILE")"
+    (
+        umask 077
+        printf '<!doctype html><title>WI-Box</title><meta http-equiv="refresh" content="0;url=%s">\n' \
+            "${URL%/}/screen?token=$token" > "$rundir/start.html"
+    )
+    start="file://$rundir/start.html"
+else
+    echo "wibox-kiosk: no screen token at $TOKEN_FILE: scans go to whichever page is in front" >&2
+fi
+
 echo "wibox-kiosk: starting $browser on $URL"
 exec cage -- "$browser" \
     --kiosk \
-    --app="$URL" \
+    --app="$start" \
     --user-data-dir="$profile" \
     --noerrdialogs \
     --disable-infobars \

@@ -21,6 +21,7 @@ from locker.clock import SystemClock
 from locker.config import StationConfig, load_config
 from locker.daemon import Daemon, RunningBank, Service
 from locker.sdnotify import SdNotify
+from wibox import screen_token
 from wibox.scanners import scanners
 from wibox.serve import WebService
 
@@ -85,6 +86,7 @@ def build_station(
                 clock=d.clock,
                 pump_doors=False,
                 station=d.station,
+                screen_token=screen_token.issue(d.config.display.screen_token_file),
             )
         return built.app
 

@@ -83,7 +83,7 @@ def fake_bin(tmp_path: Path) -> Path:
     _write_exe(bin_dir / "cage", '#!/bin/sh\nfor a in "$@"; do echo "$a"; done > "$CAGE_ARGS"\n')
     _write_exe(bin_dir / "chromium", "#!/bin/sh\nexit 0\n")
     # Only the tools the launcher uses, so that a browser installed on this machine is not found instead.
-    for tool in ["rm", "mkdir"]:
+    for tool in ["rm", "mkdir", "tr"]:
         found = shutil.which(tool)
         assert found, tool
         (bin_dir / tool).symlink_to(found)
@@ -127,6 +127,25 @@ def test_launcher_runs_chromium_in_cage_with_kiosk_flags_and_a_fresh_profile(
     assert "--no-sandbox" not in args
     assert not stale.exists(), "the profile must be fresh at every start"
     assert "did not answer" not in done.stderr
+
+
+def test_launcher_claims_the_screen_through_a_private_file(tmp_path: Path, fake_bin: Path, health: Health) -> None:
+    token = "Tok3n_-" * 6
+    token_file = tmp_path / "screen-token"
+    token_file.write_text(token + "\n")
+    done, args = _launch(
+        tmp_path,
+        fake_bin,
+        WIBOX_KIOSK_URL=f"{health.url}/",
+        WIBOX_KIOSK_WAIT_S="10",
+        WIBOX_SCREEN_TOKEN_FILE=str(token_file),
+    )
+    assert done.returncode == 0, done.stderr
+    start = tmp_path / "run/start.html"
+    assert f"--app=file://{start}" in args
+    assert not any(token in a for a in args), "the token must not be on a command line (ps shows it)"
+    assert f'url={health.url}/screen?token={token}"' in start.read_text()
+    assert start.stat().st_mode & 0o777 == 0o600
 
 
 def test_launcher_starts_anyway_when_the_daemon_does_not_answer(tmp_path: Path, fake_bin: Path) -> None:
@@ -206,6 +225,10 @@ def _watch(tmp_path: Path, url: str, active_for: float | None) -> tuple[subproce
         ({"page_heartbeat_age_s": None, "uptime_s": 10}, 300.0, False, "daemon started recently"),
         ({"page_heartbeat_age_s": 120.0, "uptime_s": 500}, 10.0, False, "grace 90 s"),
         ({"page_heartbeat_age_s": 120.0, "uptime_s": 500}, None, False, "not active"),
+        # the daemon restarted under the browser: the screen token is new and unclaimed
+        ({"page_heartbeat_age_s": 5.0, "uptime_s": 500, "screen": "unclaimed"}, 300.0, True, "not claimed the screen"),
+        ({"page_heartbeat_age_s": 5.0, "uptime_s": 30, "screen": "unclaimed"}, 300.0, False, "heartbeat is 5 s old"),
+        ({"page_heartbeat_age_s": 5.0, "uptime_s": 500, "screen": "claimed"}, 300.0, False, "heartbeat is 5 s old"),
     ],
 )
 def test_watch_restarts_the_kiosk_only_when_the_page_heartbeat_is_stale(

@@ -155,8 +155,11 @@ def test_example_config_ports_have_udev_names() -> None:
 # --- tmpfiles ---------------------------------------------------------------------------------------------------
 def test_tmpfiles_creates_the_directories(installed: Path, tmp_path: Path) -> None:
     (tmp_path / "etc").mkdir()
-    (tmp_path / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\nwibox:x:990:990::/var/lib/wibox:/bin/false\n")
-    (tmp_path / "etc/group").write_text("root:x:0:\nwibox:x:990:\n")
+    (tmp_path / "etc/passwd").write_text(
+        "root:x:0:0::/root:/bin/sh\nwibox:x:990:990::/var/lib/wibox:/bin/false\n"
+        "wibox-kiosk:x:991:991::/nonexistent:/usr/sbin/nologin\n"
+    )
+    (tmp_path / "etc/group").write_text("root:x:0:\nwibox:x:990:\nwibox-kiosk:x:991:\n")
     done = subprocess.run(
         ["systemd-tmpfiles", "--create", f"--root={tmp_path}", str(installed / "etc/tmpfiles.d/wibox.conf")],
         capture_output=True,
@@ -168,3 +171,5 @@ def test_tmpfiles_creates_the_directories(installed: Path, tmp_path: Path) -> No
     state = (tmp_path / "var/lib/wibox").stat()
     assert (state.st_mode & 0o777, state.st_uid, state.st_gid) == (0o700, 990, 990)
     assert (tmp_path / "var/backups/wibox").stat().st_mode & 0o777 == 0o700
+    screen = (tmp_path / "run/wibox-screen").stat()  # the token: the daemon writes, the kiosk browser reads
+    assert (screen.st_mode & 0o7777, screen.st_uid, screen.st_gid) == (0o2750, 990, 991)

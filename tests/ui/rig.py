@@ -66,7 +66,9 @@ class Kiosk:
         return list(self.ui.citizens.sessions.values())[-1]
 
 
-def build(tmp_path: Path, n: int = 6, throttle: ThrottleConfig | None = None, **policy: Any) -> Kiosk:
+def build(
+    tmp_path: Path, n: int = 6, throttle: ThrottleConfig | None = None, screen_token: str = "", **policy: Any
+) -> Kiosk:
     cfg = station_config(tmp_path / "wibox.db", n, **policy)
     if throttle is not None:
         cfg = dataclasses.replace(cfg, throttle=throttle)
@@ -76,7 +78,16 @@ def build(tmp_path: Path, n: int = 6, throttle: ThrottleConfig | None = None, **
     hub = ScanHub()
     ui_station = UIStation(station.flows, cfg, clock, lock=station.lock)
     sim = Panel(bank, ui_station, hub)
-    app = create_app(station.flows, scan_hub=hub, sim=sim, config=cfg, clock=clock, station=ui_station, tick_s=0.05)
+    app = create_app(
+        station.flows,
+        scan_hub=hub,
+        sim=sim,
+        config=cfg,
+        clock=clock,
+        station=ui_station,
+        tick_s=0.05,
+        screen_token=screen_token,
+    )
     return Kiosk(station, app, hub)
 
 

@@ -74,6 +74,38 @@ def test_scans_reach_the_screen_that_is_showing(kiosk: Kiosk) -> None:
             streaming.set()
 
 
+def test_a_claimed_screen_gets_every_scan(tmp_path: Path) -> None:
+    token = "t" * 43
+    with serve(build(tmp_path, screen_token=token)) as kiosk:
+        c = kiosk.station.announce("ORDER-CLAIM")
+        kiosk.station.load(kiosk.station.staff_session(), c)
+        with (
+            httpx.Client(base_url=kiosk.url, timeout=10) as screen,
+            httpx.Client(base_url=kiosk.url, timeout=10) as other,
+        ):
+            assert screen.get("/screen", params={"token": "x" * 43}).status_code == 403
+            claimed = screen.get("/screen", params={"token": token})
+            assert claimed.status_code == 303 and claimed.headers["location"] == "/"
+            assert token not in claimed.text and KIOSK_COOKIE in claimed.cookies
+            # another local client shows a page (open stream) and acts after the claim: it stays out of the scans
+            other.get("/")
+            streaming = hold_stream(other)
+            try:
+                assert other.post("/act", data={"op": "lang:en"}).status_code in (200, 303)
+                other.post("/sim/api/scan", json={"text": c.qr})
+                sessions = kiosk.ui.citizens.sessions
+                wait_for(lambda: sessions[screen.cookies[KIOSK_COOKIE]].screen == Screen.CONFIRM)
+                assert sessions[other.cookies[KIOSK_COOKIE]].screen == Screen.START
+            finally:
+                streaming.set()
+
+
+def test_no_screen_can_be_claimed_without_a_token(kiosk: Kiosk) -> None:
+    with httpx.Client(base_url=kiosk.url, timeout=10) as client:
+        assert client.get("/screen", params={"token": ""}).status_code == 404
+    assert kiosk.ui.citizens.screen_id is None
+
+
 def hold_stream(client: httpx.Client) -> threading.Event:
     """Keep the client's event stream open (as a showing page does) until the returned event is set."""
     stop, opened = threading.Event(), threading.Event()

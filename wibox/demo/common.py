@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from collections.abc import Callable
@@ -10,6 +9,7 @@ from pathlib import Path
 
 from locker.clock import SystemClock
 from locker.errors import LockerError
+from locker.files import write_atomic
 
 DEVICE = "demo-1"
 CITY = "demo"
@@ -58,11 +58,7 @@ def wait_for(done: Callable[[], bool], timeout: float, what: str) -> None:
 
 def write_private(path: Path, data: bytes) -> None:
     """Write a file only its owner can read (mode 0600), replacing it atomically: the demo's files hold codes."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    tmp.replace(path)  # readers never see half a file
+    write_atomic(path, data, 0o600)  # readers never see half a file
 
 
 def listen(port: int) -> socket.socket:
