@@ -43,11 +43,13 @@ def build_bundle(
     full_sync: bool = False,
     lifetime_s: int = p.DEFAULT_LIFETIME_S,
     hub_keys: Sequence[bytes] | None = None,
+    max_data_age_h: int | None = None,
 ) -> BuiltBundle:
     """Encrypt the payload to the kiosk (HPKE, info bound to device and seq), then sign the manifest.
 
     ``prev_hash`` is the hash of the manifest the kiosk last accepted (``protocol.GENESIS_HASH`` for the first);
-    ``hub_keys`` (raw Ed25519 public keys) rotates the kiosk's pinned set, signed by the current ``signer``.
+    ``hub_keys`` (raw Ed25519 public keys) rotates the kiosk's pinned set, signed by the current ``signer``;
+    ``max_data_age_h`` carries the city's data-age limit.
     """
     p.check_device_id(recipient.device_id)
     payload = p.BundlePayload(
@@ -57,6 +59,7 @@ def build_bundle(
         orders=tuple(orders),
         cancellations=tuple(cancellations),
         staff=tuple(staff),
+        max_data_age_h=max_data_age_h,
     )
     ciphertext = p.SUITE.encrypt(
         p.dump(payload), load_x25519_public(recipient.enc_public), info=p.bundle_info(recipient.device_id, seq)

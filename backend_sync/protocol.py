@@ -25,6 +25,7 @@ SUITE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.CHACHA20_POLY1305)
 GENESIS_HASH = bytes(32)
 DAY_S = 86_400
 DEFAULT_LIFETIME_S = 14 * DAY_S
+MAX_DATA_AGE_H = 24 * 120  # a data-age limit beyond the longest bundle validity would never fire
 MAX_CHECKPOINT_ENTRIES = 2000  # audit entries per checkpoint message; a longer stretch goes in several steps
 
 # Domain separation: every signature covers one of these prefixes followed by canonical JSON.
@@ -137,6 +138,12 @@ class BundlePayload:
     orders: tuple[NewOrder, ...]
     cancellations: tuple[str, ...]
     staff: tuple[StaffAccount, ...]
+    # The city's data-age limit in hours (stale_data past it); absent: the station's sync.max_data_age_h applies.
+    max_data_age_h: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_data_age_h is not None and not 1 <= self.max_data_age_h <= MAX_DATA_AGE_H:
+            raise SchemaError(f"bundle.max_data_age_h: 1 to {MAX_DATA_AGE_H} hours")
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,7 @@ def to_core(opened: OpenedBundle) -> BundleContent:
         cancellations=list(opened.payload.cancellations),
         staff=list(opened.payload.staff),
         full_sync=opened.payload.full_sync,
+        max_data_age_h=opened.payload.max_data_age_h,
         hub_keys=None if m.hub_keys is None else [HubKey(k.key_id, k.public_key) for k in m.hub_keys],
     )
 

@@ -205,7 +205,12 @@ class SyncConfig:
     key_dir: str = field(default="/var/lib/wibox/keys", metadata=spec("folder of the kiosk's key files (0600)"))
     poll_s: int = field(default=30, metadata=spec("seconds between syncs (each carries a heartbeat)", lo=5, hi=3600))
     max_data_age_h: int = field(
-        default=72, metadata=spec("hours without a fresh bundle before the stale_data alarm", lo=1, hi=2880)
+        default=72,
+        metadata=spec(
+            "hours without a fresh bundle before the stale_data alarm, until a bundle brings the city's limit",
+            lo=1,
+            hi=2880,
+        ),
     )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from backend_sync import protocol as p
 from backend_sync.builder import Recipient, build_bundle
+from backend_sync.hub.city_policy import city_settings
 from backend_sync.hub.keys import HubKeys
 from backend_sync.hub.tables import HubOrderState, bundles, kiosks, orders, staff
 from locker.model import NewOrder, Size, StaffAccount
@@ -121,6 +122,7 @@ def next_bundle(
         staff=staff_items,
         full_sync=full,
         lifetime_s=lifetime_days * p.DAY_S,
+        max_data_age_h=city_settings(conn, k.city_id).max_data_age_h,
     )
     conn.execute(
         insert(bundles).values(

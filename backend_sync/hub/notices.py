@@ -20,11 +20,11 @@ import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from backend_sync.hub import tables as hubdb
+from backend_sync.hub.city_policy import city_settings
 from backend_sync.hub.config import SmtpConfig
 from backend_sync.hub.db import HubStore
 from backend_sync.hub.errors import Conflict, NotFound
 from backend_sync.hub.notice_texts import KEYS, RTL, Language, document_name, text
-from backend_sync.hub.orders_api import city_settings
 from backend_sync.hub.ports import Mailer
 from backend_sync.hub.smtp import SmtpMailer
 from backend_sync.hub.tables import HubOrderState, NoticeKind

@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Response
 
 from backend_sync.hub import tables as hubdb
+from backend_sync.hub.city_policy import city_settings
 from backend_sync.hub.deps import Hub
 from backend_sync.hub.errors import NotFound
 from backend_sync.hub.fleet import city_kiosk_summary, pickups_per_day
-from backend_sync.hub.orders_api import city_settings
 from backend_sync.hub.tables import KioskStatus
 
 LICENSE = "http://dcat-ap.de/def/licenses/dl-zero-de/2.0"

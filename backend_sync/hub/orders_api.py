@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -13,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from backend_sync.hub import orders as hub_orders
 from backend_sync.hub import tables as hubdb
 from backend_sync.hub.auth import CITY_ROLES, AdminPrincipal, Role, audit, require_role
+from backend_sync.hub.city_policy import CitySettings, city_settings
 from backend_sync.hub.deps import Hub
 from backend_sync.hub.errors import Conflict, Invalid, NotFound
 from backend_sync.hub.notice_texts import Language
@@ -88,22 +88,6 @@ class OrderOut(BaseModel):
 class ExtendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     days: int = Field(ge=1, le=MAX_VALID_DAYS)
-
-
-@dataclass(frozen=True)
-class CitySettings:
-    dob_factor: bool = False
-    pin_length: int = codes.MIN_PIN_LENGTH
-    office_contact: str = ""
-    open_data: bool = True
-
-
-def city_settings(conn: sa.Connection, city_id: str) -> CitySettings:
-    t = hubdb.city_settings
-    row = conn.execute(sa.select(t).where(t.c.city_id == city_id)).first()
-    if row is None:
-        return CitySettings()
-    return CitySettings(row.dob_factor, row.pin_length, row.office_contact, row.open_data)
 
 
 def to_out(row: Any) -> OrderOut:

@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from backend_sync import protocol as p
 from backend_sync.commands import CommandKind
 from backend_sync.hub import notices
 from backend_sync.hub import tables as hubdb
@@ -349,13 +350,15 @@ def build_router() -> APIRouter:  # noqa: PLR0915  (one route per page; each is 
         city_id: Annotated[str, Form(pattern=r"^[a-z0-9-]{2,40}$")],
         name: Annotated[str, Form(min_length=1, max_length=100)],
         dob_factor: Annotated[str, Form(max_length=1)] = "",
+        max_data_age_h: Annotated[int, Form(ge=1, le=p.MAX_DATA_AGE_H)] = 72,
     ) -> Response:
         now = hub.clock.now()
         with hub.store.write() as conn:
             if hub.store.city_exists(conn, city_id):
                 raise Conflict(f"city {city_id} exists")
             hub.store.add_city(conn, city_id, name)
-            conn.execute(sa.insert(hubdb.city_settings).values(city_id=city_id, dob_factor=dob_factor == "1"))
+            settings = {"dob_factor": dob_factor == "1", "max_data_age_h": max_data_age_h}
+            conn.execute(sa.insert(hubdb.city_settings).values(city_id=city_id, **settings))
             audit(conn, principal, "city.add", city_id, now)
         return _back("/admin/cities")
 

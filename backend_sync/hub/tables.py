@@ -322,6 +322,8 @@ city_settings = Table(
     Column("office_contact", Text, nullable=False, default=""),  # shown in notices and reminders
     Column("open_data", Boolean, nullable=False, default=True),  # publish the anonymous station feed
     Column("timezone", Text, nullable=False, default="Europe/Berlin"),  # dates in notices
+    # hours without a fresh bundle before the city's stations raise stale_data (sent in every bundle)
+    Column("max_data_age_h", Integer, nullable=False, default=72, server_default="72"),
 )
 
 kiosk_sites = Table(

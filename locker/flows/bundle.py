@@ -18,6 +18,7 @@ from locker.store import Store, Tx
 
 GENESIS_HASH = bytes(32)  # prev_hash of a kiosk's first bundle
 TIME_FLOOR_KEY = "time_floor"
+DATA_AGE_KEY = "sync.max_data_age_h"  # the city's data-age limit from the last bundle that carried one
 HUB_KEY_ID_LENGTH = 16  # hex characters
 HUB_KEY_LENGTH = 32  # raw Ed25519 public key
 
@@ -85,6 +86,7 @@ class BundleContent:
     staff: Sequence[StaffAccount] = ()
     full_sync: bool = False
     hub_keys: Sequence[HubKey] | None = None  # when set: the new set of pinned hub keys (rotation)
+    max_data_age_h: int | None = None  # the city's data-age limit; None: keep the one in force
 
 
 @dataclass
@@ -139,6 +141,13 @@ def _validate(content: BundleContent) -> None:
                 raise BadInput(f"hub key {k.key_id!r} is malformed")
 
 
+def _put_meta(tx: Tx, key: str, value: str) -> None:
+    tx.conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
 def read_head(conn: sqlite3.Connection) -> SyncHead:
     row = conn.execute("SELECT seq, hash, issued_at FROM sync_manifests ORDER BY seq DESC LIMIT 1").fetchone()
     return SyncHead(int(row[0]), bytes(row[1]), float(row[2])) if row else SyncHead(0, GENESIS_HASH, 0.0)
@@ -169,14 +178,20 @@ class BundleFlow:
     def time_floor(self) -> float:
         return load_time_floor(self.ctx.store)
 
+    def max_data_age_h(self) -> int:
+        """The data-age limit in force: the city's, from the last bundle that carried one, else the station's
+        ``sync.max_data_age_h``."""
+        v = self.ctx.store.meta(DATA_AGE_KEY)
+        return int(v) if v is not None else self.ctx.config.sync.max_data_age_h
+
     def check_data_age(self) -> bool:
-        """Raise ``stale_data`` when the newest accepted bundle was issued more than ``sync.max_data_age_h`` ago
+        """Raise ``stale_data`` when the newest accepted bundle was issued more than ``max_data_age_h()`` hours ago
         (cancellations and staff deactivations since then are unknown here); returns whether the data is stale.
         Before the first bundle there is nothing to age. A fresh bundle clears the alarm (``apply``)."""
         head = self.head()
         if head.seq == 0:
             return False
-        stale = self.ctx.clock.now() - head.issued_at > self.ctx.config.sync.max_data_age_h * 3600
+        stale = self.ctx.clock.now() - head.issued_at > self.max_data_age_h() * 3600
         if stale:
             with self.ctx.store.change("system") as tx:
                 tx.raise_alarm(AlarmKind.STALE_DATA)
@@ -223,10 +238,9 @@ class BundleFlow:
                     (m.seq, m.hash, m.prev_hash, m.issued_at, tx.now),
                 )
                 result.time_floor = max(self._stored_floor(tx), m.issued_at)
-                tx.conn.execute(
-                    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    (TIME_FLOOR_KEY, repr(result.time_floor)),
-                )
+                _put_meta(tx, TIME_FLOOR_KEY, repr(result.time_floor))
+                if content.max_data_age_h is not None:
+                    _put_meta(tx, DATA_AGE_KEY, str(content.max_data_age_h))
                 tx.audit(
                     "sync.bundle_applied",
                     seq=m.seq,
