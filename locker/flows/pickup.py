@@ -140,7 +140,8 @@ class PickupFlow:
         """Consume the code and commit, then open the door. Returns the compartment number.
 
         Raises DoorDidNotOpen when the door stayed shut after one checked retry: the compartment is then
-        faulty, an alarm is raised and the order stays in it for staff to hand over.
+        faulty and an alarm is raised; the order stays in it, collectable with the same codes once staff have freed
+        the lock and enabled the compartment (or staff take it out and hand it over at the office).
         """
         store = self.ctx.store
         with store.change("citizen") as tx:
@@ -175,6 +176,7 @@ class PickupFlow:
                 resume_state=None,
                 reason="did not open",
             )
-            tx.set_order(tx.order(order.id), OrderState.STORED, why="door.did_not_open")
+            # the door never opened: the code is not spent, and opens the door again once staff put it back in order
+            tx.set_order(tx.order(order.id), OrderState.STORED, why="door.did_not_open", code_used=False)
             tx.raise_alarm(AlarmKind.DOOR_DID_NOT_OPEN, comp.number)
         raise DoorDidNotOpen(comp.number)

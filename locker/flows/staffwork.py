@@ -42,7 +42,8 @@ class StaffWorkFlow:
             return True
         if o.state in (OrderState.EXPIRED, OrderState.CANCELLED):
             return True
-        return o.state == OrderState.STORED and o.code_used  # a handover that failed: staff hands it over
+        # a handover that failed (a door that did not open, a cycle cut short): staff may hand it over at the office
+        return o.state == OrderState.STORED and (o.code_used or c.state == CompartmentState.FAULTY)
 
     def take_out(self, session_id: str, number: int) -> int:
         session = self.staff.require(session_id, role="loader")

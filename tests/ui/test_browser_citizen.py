@@ -1,4 +1,5 @@
-"""Citizen flows in real Chromium with touch: QR and keypad pickup, wrong code and throttle, door fault, timeout."""
+"""Citizen flows in real Chromium with touch: QR and keypad pickup, wrong code and throttle, a door that does not
+open and the retry with the same code, timeout."""
 
 from __future__ import annotations
 
@@ -78,7 +79,7 @@ def test_wrong_code_then_throttle(kiosk_factory: Callable[..., Kiosk], page: Pag
     expect(page.get_by_role("alert")).to_contain_text("Wartezeit: 30 s")
 
 
-def test_door_that_does_not_open(kiosk: Kiosk, page: Page) -> None:
+def test_door_that_does_not_open_then_the_retry(kiosk: Kiosk, page: Page) -> None:
     c = kiosk.station.announce("ORDER-JAM1")
     n = kiosk.station.load(kiosk.station.staff_session(), c)
     assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/jam", data={"jammed": True}).ok
@@ -89,6 +90,14 @@ def test_door_that_does_not_open(kiosk: Kiosk, page: Page) -> None:
     expect(page.get_by_role("alert")).to_contain_text(f"Compartment {n} did not open")
     state = page.request.get(f"{kiosk.url}/sim/api/state").json()
     assert state["compartments"][n - 1]["compartment_state"] == "faulty"
+    # staff free the lock and put the compartment back in service: the citizen's same code opens it (not spent)
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/jam", data={"jammed": False}).ok
+    sid = kiosk.station.staff_session()
+    with kiosk.station.lock:
+        kiosk.station.flows.staffwork.enable(sid, n)
+    scan(page, kiosk, c.qr)
+    page.get_by_role("button", name="I confirm receipt").tap()
+    expect(page.locator("h1")).to_have_text(f"Compartment {n} is open")
 
 
 def test_timeout_warning_extension_and_reset(kiosk: Kiosk, page: Page) -> None:

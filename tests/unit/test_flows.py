@@ -209,9 +209,9 @@ def test_door_did_not_open(st: Station) -> None:
     assert st.bank.pulses(n) == 3  # load + one pulse + exactly one checked retry
     assert st.store.compartment(n).state == CompartmentState.FAULTY
     o = st.store.order(c.order_id)
-    assert o is not None and o.state == OrderState.STORED and o.code_used
+    assert o is not None and o.state == OrderState.STORED and not o.code_used  # the door never opened
     assert (AlarmKind.DOOR_DID_NOT_OPEN, n) in alarms(st)
-    with pytest.raises(NotCollectable):  # the code is never usable twice
+    with pytest.raises(NotCollectable, match="out of service"):  # until staff have looked at the lock
         st.flows.pickup.verify(st.flows.pickup.scan_qr(c.qr))
     # staff fixes the lock and takes the document out for a handover at the office
     st.bank.jam(n, False)
@@ -225,6 +225,28 @@ def test_door_did_not_open(st: Station) -> None:
     st.flows.staffwork.enable(sid, n)
     assert st.store.compartment(n).state == CompartmentState.FREE
     assert (AlarmKind.DOOR_DID_NOT_OPEN, n) not in alarms(st)
+
+
+def test_a_jam_does_not_spend_the_code(st: Station) -> None:
+    sid = st.staff_session()
+    c = st.announce("ORD-0002")
+    n = st.load(sid, c)
+    st.bank.jam(n)
+    with pytest.raises(DoorDidNotOpen):
+        st.flows.pickup.confirm_receipt(st.flows.pickup.verify(st.flows.pickup.scan_qr(c.qr)))
+    st.bank.jam(n, False)  # staff free the lock and put the compartment back in service
+    st.flows.staffwork.enable(sid, n)
+    assert st.store.compartment(n).state == CompartmentState.OCCUPIED
+    v = st.flows.pickup.verify(st.flows.pickup.scan_qr(c.qr))  # the citizen's retry, with the same code
+    assert st.flows.pickup.confirm_receipt(v) == n
+    st.pump()
+    st.bank.take_item(n)
+    st.bank.close(n)
+    st.pump()
+    o = st.store.order(c.order_id)
+    assert o is not None and o.state == OrderState.COLLECTED and o.code_used
+    with pytest.raises(NotCollectable):  # now it is spent
+        st.flows.pickup.verify(st.flows.pickup.scan_qr(c.qr))
 
 
 def test_loading_door_did_not_open_then_other_compartment(st: Station) -> None:
