@@ -82,8 +82,12 @@ def staff_router(ui: KioskUI) -> APIRouter:  # noqa: PLR0915 (one closure per ro
             badge = data.get("badge", "") or s.staff_badge  # typed, or scanned at this screen
             session = await ui.staff.login(badge, data.get("pin", ""), s.lang, request.cookies.get(STAFF_COOKIE))
         except LockerError as exc:
-            key = "staff.wrong" if not isinstance(exc, SessionError) else "staff.refused"
-            return await login_page(request, 401, ui.catalogs.text(s.lang, key, detail=str(exc)))
+            if isinstance(exc, SessionError) and exc.key:
+                message = ui.catalogs.text(s.lang, exc.key, **exc.params)
+            else:
+                key = "staff.wrong" if not isinstance(exc, SessionError) else "staff.refused"
+                message = ui.catalogs.text(s.lang, key, detail=str(exc))
+            return await login_page(request, 401, message)
         s.staff_badge = ""
         response = RedirectResponse("/staff", status_code=303)
         response.set_cookie(STAFF_COOKIE, session.id, httponly=True, samesite="strict", path="/")

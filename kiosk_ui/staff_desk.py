@@ -116,7 +116,10 @@ class StaffDesk:
 
     def refused(self, v: StaffView, exc: LockerError) -> int:
         """Show a refused action on the staff screen; returns the HTTP status the error maps to."""
-        v.say("staff.refused", error=True, detail=str(exc))
+        if exc.key:  # said in the screen's language
+            v.say(exc.key, error=True, **exc.params)
+        else:
+            v.say("staff.refused", error=True, detail=str(exc))
         return http_status(exc)
 
     def _watch(self, v: StaffView, number: int, done_key: str) -> None:

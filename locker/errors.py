@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Self
+
 
 class LockerError(Exception):
-    """Base of every error raised by the locker core."""
+    """Base of every error raised by the locker core.
+
+    ``key`` and ``params`` say it in the station's languages: a catalog key of the kiosk UI (``staff.err.*``) and
+    its parameters, set with ``keyed`` where a person at the station sees the refusal. The message stays English,
+    for logs and the API."""
+
+    key: str = ""
+    params: Mapping[str, object] = MappingProxyType({})
+
+    def keyed(self, key: str, **params: object) -> Self:
+        self.key, self.params = key, MappingProxyType(dict(params))
+        return self
 
 
 class ConfigError(LockerError):
@@ -69,6 +84,7 @@ class DoorDidNotOpen(FlowError):
     def __init__(self, compartment: int) -> None:
         super().__init__(f"compartment {compartment} did not open")
         self.compartment = compartment
+        self.keyed("staff.err.did_not_open", n=compartment)
 
 
 class SessionError(FlowError):

@@ -91,7 +91,7 @@ class StaffAuth:
         """Add a second, different person to a session (four-eyes)."""
         s = self.require(session_id)
         if staff_id in s.staff:
-            raise SessionError("the second person must be someone else")
+            raise SessionError("the second person must be someone else").keyed("staff.err.same_person")
         s.staff.append(staff_id)
         rec = self.store.staff(staff_id)
         s.roles |= set(rec.roles if rec else ())
@@ -107,9 +107,9 @@ class StaffAuth:
             del self._sessions[session_id]
             raise SessionError("session timed out")
         if four_eyes and len(s.staff) < 2:
-            raise SessionError("a second staff member must log in (four-eyes rule)")
+            raise SessionError("a second staff member must log in (four-eyes rule)").keyed("staff.err.four_eyes")
         if role is not None and role not in s.roles and "admin" not in s.roles:
-            raise SessionError(f"this needs the {role} role")
+            raise SessionError(f"this needs the {role} role").keyed("staff.err.role", role=role)
         s.last_activity = now
         return s
 

@@ -29,7 +29,7 @@ class LoadingFlow:
         cfg = self.ctx.config
         fitting = [c for c in free if order.size.fits_into(c.size)]
         if not fitting:
-            raise NoFreeCompartment(f"no free compartment of size {order.size} or larger")
+            raise NoFreeCompartment(f"no free compartment of size {order.size} or larger").keyed("staff.err.no_free")
 
         def key(c: Compartment) -> tuple[int, int, int]:
             reach = cfg.is_reachable(c.number)
@@ -48,11 +48,17 @@ class LoadingFlow:
             try:
                 order = tx.order(order_id)
             except StoreError as exc:
-                raise BadInput("this label belongs to no order known at this station") from exc
+                raise BadInput("this label belongs to no order known at this station").keyed(
+                    "staff.err.unknown_label"
+                ) from exc
             if order.state != OrderState.ANNOUNCED or order.compartment is not None:
-                raise FlowError(f"order {order_id} is {order.state}; it cannot be loaded")
+                raise FlowError(f"order {order_id} is {order.state}; it cannot be loaded").keyed(
+                    "staff.err.not_loadable", order=order_id
+                )
             if order.valid_until <= tx.now:
-                raise FlowError(f"order {order_id} has expired; take it back to the office")
+                raise FlowError(f"order {order_id} has expired; take it back to the office").keyed(
+                    "staff.err.expired", order=order_id
+                )
             free = [c for c in store.compartments() if c.state == CompartmentState.FREE]
             comp = self.choose(order, free)
             tx.set_compartment(

@@ -14,7 +14,7 @@ _BUSY = (CompartmentState.LOADING, CompartmentState.OPENING)
 def _reason(text: str) -> str:
     r = " ".join(text.split())
     if len(r) < 3 or len(r) > 200:
-        raise BadInput("give a reason (3 to 200 characters)")
+        raise BadInput("give a reason (3 to 200 characters)").keyed("staff.err.reason")
     return r
 
 
@@ -52,7 +52,9 @@ class StaffWorkFlow:
             c = tx.compartment(number)
             o = tx.order(c.order_id) if c.order_id else None
             if o is None or c.state in _BUSY or not self._is_returnable(c, o):
-                raise FlowError(f"compartment {number} holds nothing to take back")
+                raise FlowError(f"compartment {number} holds nothing to take back").keyed(
+                    "staff.err.nothing_to_take", n=number
+                )
             tx.set_compartment(
                 c,
                 CompartmentState.OPENING,
@@ -80,7 +82,7 @@ class StaffWorkFlow:
         with self.ctx.store.change(actor) as tx:
             c = tx.compartment(number)
             if c.state in _BUSY:
-                raise FlowError(f"compartment {number} is in a door cycle")
+                raise FlowError(f"compartment {number} is in a door cycle").keyed("staff.err.in_cycle", n=number)
             tx.set_compartment(
                 c,
                 CompartmentState.OPENING,
@@ -131,7 +133,7 @@ class StaffWorkFlow:
         with self.ctx.store.change(actor) as tx:
             c = tx.compartment(number)
             if c.state in _BUSY:
-                raise FlowError(f"compartment {number} is in a door cycle")
+                raise FlowError(f"compartment {number} is in a door cycle").keyed("staff.err.in_cycle", n=number)
             if c.state != CompartmentState.DISABLED:
                 tx.set_compartment(c, CompartmentState.DISABLED, why="disabled", reason=why)
             if receipt is not None:
@@ -150,7 +152,9 @@ class StaffWorkFlow:
         with self.ctx.store.change(actor) as tx:
             c = tx.compartment(number)
             if c.state not in (CompartmentState.DISABLED, CompartmentState.FAULTY):
-                raise FlowError(f"compartment {number} is {c.state}, not disabled or faulty")
+                raise FlowError(f"compartment {number} is {c.state}, not disabled or faulty").keyed(
+                    "staff.err.not_disabled", n=number
+                )
             target = CompartmentState.OCCUPIED if c.order_id else CompartmentState.FREE
             tx.set_compartment(c, target, why="enabled", reason="")
             for kind in (

@@ -33,7 +33,9 @@ def test_staff_loading_with_four_eyes(kiosk_factory: Callable[..., Kiosk], page:
     page.get_by_role("button", name="Befüllen").tap()
     page.locator("#label").fill(codes.label_payload(c.order_id))
     page.get_by_role("button", name="Etikett verwenden").tap()
-    expect(page.locator(".message")).to_contain_text("Aktion abgelehnt")
+    expect(page.locator(".message")).to_contain_text(
+        "Eine zweite Mitarbeiterin oder ein zweiter Mitarbeiter muss sich anmelden"
+    )
     assert page.request.post(kiosk.url + "/staff/act", form={"op": "label:", "label": "x"}).status == 403
     page.get_by_role("link", name="Zweite Person").tap()
     expect(page.locator("h1")).to_have_text("Zweite Person")

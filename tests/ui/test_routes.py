@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import warnings
 from collections.abc import Iterator
@@ -45,6 +46,16 @@ def client(kiosk: Kiosk) -> Iterator[TestClient]:
 
 def test_catalogs_are_complete_and_translated() -> None:
     assert Catalogs.load().problems() == []
+
+
+def test_every_keyed_refusal_has_its_catalog_entry() -> None:
+    """Each ``LockerError.keyed(...)`` key in the core names an entry of every catalog (checked by problems())."""
+    core = Path(__file__).resolve().parents[2] / "locker"
+    keys = {k for f in core.rglob("*.py") for k in re.findall(r'\.keyed\(\s*"([a-z_.]+)"', f.read_text())}
+    assert len(keys) >= 10
+    cats = Catalogs.load()
+    for key in sorted(keys):
+        assert cats.raw("de", key) != cats.raw("en", key), key
 
 
 def test_a_missing_or_untranslated_key_is_reported() -> None:
@@ -134,10 +145,24 @@ def test_staff_four_eyes_is_403_until_the_second_person(tmp_path: Path) -> None:
         assert r.status_code == 303 and "HttpOnly" in r.headers["set-cookie"]
         assert "samesite=strict" in r.headers["set-cookie"].lower()
         assert client.get("/staff/api/state").json()["four_eyes_missing"] is True
-        assert client.post("/staff/act", data={"op": "label:", "label": label}).status_code == 403
+        refused = client.post("/staff/act", data={"op": "label:", "label": label})
+        assert refused.status_code == 403  # and said in the screen's language (German), not the English message
+        assert "(Vier-Augen-Prinzip)" in refused.text and "four-eyes rule" not in refused.text
         client.post("/staff/login", data={"badge": ben.payload, "pin": "246810"})
         assert client.get("/staff/api/state").json()["staff"] == ["ANNA-01", "BEN-02"]
         assert client.post("/staff/act", data={"op": "label:", "label": label}).status_code == 200
+    k.close()
+
+
+def test_a_refusal_is_said_in_the_staff_screens_language(tmp_path: Path) -> None:
+    k = build(tmp_path)
+    anna = k.station.add_staff("ANNA-01", "246810", ("loader", "maintenance"))
+    with TestClient(k.app, base_url="http://127.0.0.1") as client:
+        client.post("/staff/login", data={"badge": anna.payload, "pin": "246810"})
+        r = client.post("/staff/act", data={"op": "disable:1", "reason": "x"})
+        assert r.status_code == 400, r.text
+        assert "Bitte einen Grund angeben (3 bis 200 Zeichen)." in r.text
+        assert "give a reason" not in r.text
     k.close()
 
 
