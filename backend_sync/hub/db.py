@@ -101,12 +101,18 @@ def _m0005_city_data_age(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE city_settings ADD COLUMN max_data_age_h INTEGER NOT NULL DEFAULT 72"))
 
 
+def _m0006_alarm_resolution(conn: Connection) -> None:
+    if "cleared_by" not in {c["name"] for c in inspect(conn).get_columns("alarms")}:
+        conn.execute(text("ALTER TABLE alarms ADD COLUMN cleared_by TEXT"))
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_city_side", _m0002_city_side),
     ("0003_enrollment_requests", _m0003_enrollment_requests),
     ("0004_login_failures", _m0004_login_failures),
     ("0005_city_data_age", _m0005_city_data_age),
+    ("0006_alarm_resolution", _m0006_alarm_resolution),
 ]
 
 

@@ -17,6 +17,7 @@ from backend_sync import protocol as p
 from backend_sync.commands import CommandKind
 from backend_sync.hub import notices
 from backend_sync.hub import tables as hubdb
+from backend_sync.hub.alarm_ops import resolve_alarm
 from backend_sync.hub.auth import (
     CITY_ROLES,
     SESSION_COOKIE,
@@ -181,6 +182,20 @@ def build_router() -> APIRouter:  # noqa: PLR0915  (one route per page; each is 
                 on=True if kind is CommandKind.MAINTENANCE_MODE else None,
             )
             audit(conn, principal, f"kiosk.command.{kind.value}", device_id, now, detail={"command": cmd_id})
+        return _back(f"/admin/kiosks/{device_id}")
+
+    @router.post("/admin/kiosks/{device_id}/alarms/{alarm_id}/resolve")
+    def resolve(
+        hub: Hub,
+        *,
+        device_id: str,
+        alarm_id: int,
+        principal: CityAdmin,
+    ) -> Response:
+        now = hub.clock.now()
+        with hub.store.write() as conn:
+            kind = resolve_alarm(conn, principal.city(), device_id, alarm_id, by=principal.admin_id, now=now)
+            audit(conn, principal, "alarm.resolve", device_id, now, detail={"alarm": alarm_id, "kind": kind})
         return _back(f"/admin/kiosks/{device_id}")
 
     # -- orders -------------------------------------------------------------------------------------------

@@ -211,6 +211,7 @@ alarms = Table(
     Column("compartment", Integer, nullable=True),
     Column("raised_at", Double, nullable=False),
     Column("cleared_at", Double, nullable=True),
+    Column("cleared_by", Text, nullable=True),  # null: the station cleared it; else the admin who resolved it
 )
 Index("ix_alarms_device_open", alarms.c.device_id, alarms.c.cleared_at)
 

@@ -19,6 +19,7 @@ class Seeded:
     pickup_number: str
     staff_id: str
     key_id: str
+    alarm_id: int  # the kiosk's open door_forced alarm
     secrets: tuple[str, ...]  # strings of city A that must never appear in answers to city B
 
 
@@ -71,9 +72,11 @@ def seed_city(hub: Hub, city: City) -> Seeded:
                 outcome="applied",
             )
         )
-        conn.execute(
-            sa.insert(hubdb.alarms).values(device_id=city.kiosk, kind="door_forced", compartment=3, raised_at=now)
-        )
+        alarm_id = conn.execute(
+            sa.insert(hubdb.alarms)
+            .values(device_id=city.kiosk, kind="door_forced", compartment=3, raised_at=now)
+            .returning(hubdb.alarms.c.id)
+        ).scalar_one()
         key_id = conn.execute(
             sa.select(hubdb.api_keys.c.id).where(hubdb.api_keys.c.key_hash == token_hash(city.api_key))
         ).scalar_one()
@@ -83,6 +86,7 @@ def seed_city(hub: Hub, city: City) -> Seeded:
         pickup_number=out["pickup_number"],
         staff_id=staff_id,
         key_id=key_id,
+        alarm_id=alarm_id,
         secrets=(
             out["id"],
             str(body["reference"]),

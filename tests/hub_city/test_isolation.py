@@ -55,6 +55,7 @@ def _fill(path: str, a: Seeded, hub: Hub) -> str:
         "key_id": a.key_id,
         "staff_id": a.staff_id,
         "city_id": "alpha",
+        "alarm_id": str(a.alarm_id),
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
