@@ -61,22 +61,67 @@
     const form = e.target;
     if (!(form instanceof HTMLFormElement) || form.id === "sim-scan") return;
     e.preventDefault();
-    const body = new URLSearchParams(new FormData(form, e.submitter));
-    const action = form.action;
-    const speechToggle = e.submitter && e.submitter.value === "speech:";
-    queue = queue.then(async () => {
-      busy = true;
-      try {
-        const r = await fetch(action, { method: "POST", body, cache: "no-store" });
-        const url = new URL(r.url);
-        if (url.pathname !== location.pathname) history.replaceState(null, "", url.pathname);
-        swap(await r.text());
-        if (speechToggle && document.body.dataset.speech === "1") speak();
-      } finally {
-        busy = false;
-      }
-      if (latest) follow(latest); // what the event stream said while the post was in flight
-    }).catch((err) => console.error("action failed:", err));
+    post(form.action, new URLSearchParams(new FormData(form, e.submitter)));
+  });
+
+  function post(action, body) {
+    queue = queue.then(() => send(action, body)).catch((err) => console.error("action failed:", err));
+  }
+
+  // One form post and its rendering; runs inside the queue.
+  async function send(action, body) {
+    const speechToggle = body.get("op") === "speech:";
+    busy = true;
+    try {
+      const r = await fetch(action, { method: "POST", body, cache: "no-store" });
+      const url = new URL(r.url);
+      if (url.pathname !== location.pathname) history.replaceState(null, "", url.pathname);
+      swap(await r.text());
+      if (speechToggle && document.body.dataset.speech === "1") speak();
+    } finally {
+      busy = false;
+    }
+    if (latest) follow(latest); // what the event stream said while the post was in flight
+  }
+
+  // A physical keypad (a USB keypad or the station's own keys) drives every citizen screen, for a citizen who cannot
+  // see the screen: digits type (on the start screen, or after an error, the first digit starts the manual entry),
+  // Enter is OK / confirm / next, Backspace deletes, Escape cancels, "+" switches speech on or says the screen again.
+  // Each key waits its turn in the queue with the taps and is read against the screen it arrives at, so keys typed
+  // faster than the screen renders are neither lost nor misread.
+  const KEYS = /^([0-9]|Enter|Backspace|Escape|\+|Add)$/;
+  function has(value) {
+    return document.querySelector('button[value="' + CSS.escape(value) + '"]') !== null;
+  }
+  function opsFor(key) {
+    if (/^[0-9]$/.test(key)) {
+      if (has("key:" + key)) return ["key:" + key];
+      return has("manual:") ? ["manual:", "key:" + key] : [];
+    }
+    if (key === "Enter") {
+      const dialog = document.querySelector(".dialog button.primary");
+      const ok = document.querySelector('button[value="ok:"]');
+      const target = dialog || ok || document.querySelector(".screen button.primary");
+      return target && target.value ? [target.value] : [];
+    }
+    if (key === "Backspace") return has("delete:") ? ["delete:"] : [];
+    if (key === "Escape") return has("cancel:") ? ["cancel:"] : has("start:") ? ["start:"] : [];
+    if (document.body.dataset.speech === "1") {
+      speak(); // "+" again: say the screen again
+      return [];
+    }
+    return ["speech:"];
+  }
+  document.addEventListener("keydown", (e) => {
+    if (page() !== "citizen" || e.ctrlKey || e.altKey || e.metaKey || !KEYS.test(e.key)) return;
+    e.preventDefault(); // Enter on a focused button would press that button too
+    const key = e.key;
+    const action = new URL("/act", location.href).href;
+    queue = queue
+      .then(async () => {
+        for (const op of opsFor(key)) await send(action, new URLSearchParams({ op: op }));
+      })
+      .catch((err) => console.error("key failed:", err));
   });
 
   let audio = null;

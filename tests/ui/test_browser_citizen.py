@@ -64,6 +64,32 @@ def test_manual_pickup_on_keypad(kiosk: Kiosk, page: Page) -> None:
     expect(page.locator("h1")).to_have_text(f"Fach {n} ist offen")
 
 
+def test_a_physical_keypad_drives_the_pickup(kiosk: Kiosk, page: Page) -> None:
+    """Without looking at the screen: digits, Backspace, Enter and Escape from a USB keypad (issue 16)."""
+    c = kiosk.station.announce("ORDER-KEYS")
+    n = kiosk.station.load(kiosk.station.staff_session(), c)
+    page.goto(kiosk.url + "/")
+    expect(page.locator("h1")).to_have_text("Holen Sie Ihr Dokument ab")
+    page.keyboard.press(c.pickup_number[0])  # the first digit starts the manual entry
+    expect(page.locator("h1")).to_have_text("Code eingeben")
+    page.keyboard.type(c.pickup_number[1:] + "9")  # the number is full: the 9 goes to the PIN
+    page.keyboard.press("Backspace")  # and is deleted again
+    for d in c.pin:
+        page.keyboard.press(d)
+    expect(page.locator(".codefield.active .digit").last).to_have_text("•")
+    page.keyboard.press("Enter")  # OK
+    expect(page.locator("h1")).to_have_text("Empfang bestätigen")
+    page.keyboard.press("Escape")  # cancel: back to the start, nothing opened
+    expect(page.locator("h1")).to_have_text("Holen Sie Ihr Dokument ab")
+    page.keyboard.type(c.pickup_number + c.pin)
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text("Empfang bestätigen")
+    page.keyboard.press("Enter")  # confirm receipt
+    expect(page.locator("h1")).to_have_text(f"Fach {n} ist offen")
+    page.keyboard.press("+")  # speech on, for the rest of the visit
+    expect(page.locator("body")).to_have_attribute("data-speech", "1")
+
+
 def test_wrong_code_then_throttle(kiosk_factory: Callable[..., Kiosk], page: Page) -> None:
     kiosk = kiosk_factory(throttle=ThrottleConfig(free_failures=1, base_delay_s=30))
     page.goto(kiosk.url + "/")
