@@ -152,7 +152,6 @@ class Citizens:
         """This session is the kiosk browser's (it presented the screen token); a later claim moves the binding
         (the browser restarted with a fresh profile)."""
         self.screen_id = s.id
-        s.front = next(self._fronts)
 
     def active(self) -> CitizenSession | None:
         """The kiosk's screen, where scans from the station's scanner go: the session the kiosk browser claimed;

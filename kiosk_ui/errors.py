@@ -79,3 +79,11 @@ def http_status(exc: LockerError) -> int:
     if isinstance(exc, FlowError):
         return 409
     return 500
+
+
+def staff_refusal(exc: LockerError, fallback: str = "staff.refused") -> tuple[str, dict[str, object]]:
+    """The catalog key and parameters a staff screen shows a refusal with: the error's own key in the screen's
+    language where the core gave one, else ``fallback`` with the English message as ``detail``."""
+    if exc.key:
+        return exc.key, dict(exc.params)
+    return fallback, {"detail": str(exc)}

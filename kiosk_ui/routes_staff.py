@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
+from kiosk_ui.errors import staff_refusal
 from kiosk_ui.forms import form
 from kiosk_ui.i18n import DEFAULT_LANGUAGE, is_language
 from kiosk_ui.routes_citizen import kiosk_session, now_showing, set_kiosk_cookie
@@ -82,12 +83,9 @@ def staff_router(ui: KioskUI) -> APIRouter:  # noqa: PLR0915 (one closure per ro
             badge = data.get("badge", "") or s.staff_badge  # typed, or scanned at this screen
             session = await ui.staff.login(badge, data.get("pin", ""), s.lang, request.cookies.get(STAFF_COOKIE))
         except LockerError as exc:
-            if isinstance(exc, SessionError) and exc.key:
-                message = ui.catalogs.text(s.lang, exc.key, **exc.params)
-            else:
-                key = "staff.wrong" if not isinstance(exc, SessionError) else "staff.refused"
-                message = ui.catalogs.text(s.lang, key, detail=str(exc))
-            return await login_page(request, 401, message)
+            # a wrong badge or PIN is said without saying which; a session rule (four eyes, same person) is said
+            key, params = staff_refusal(exc) if isinstance(exc, SessionError) else ("staff.wrong", {"detail": ""})
+            return await login_page(request, 401, ui.catalogs.text(s.lang, key, **params))
         s.staff_badge = ""
         response = RedirectResponse("/staff", status_code=303)
         response.set_cookie(STAFF_COOKIE, session.id, httponly=True, samesite="strict", path="/")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiosk_ui.errors import http_status
+from kiosk_ui.errors import http_status, staff_refusal
 from kiosk_ui.screens import StaffScreen
 from locker import codes
 from locker.errors import LockerError, SessionError
@@ -116,10 +116,8 @@ class StaffDesk:
 
     def refused(self, v: StaffView, exc: LockerError) -> int:
         """Show a refused action on the staff screen; returns the HTTP status the error maps to."""
-        if exc.key:  # said in the screen's language
-            v.say(exc.key, error=True, **exc.params)
-        else:
-            v.say("staff.refused", error=True, detail=str(exc))
+        key, params = staff_refusal(exc)
+        v.say(key, error=True, **params)
         return http_status(exc)
 
     def _watch(self, v: StaffView, number: int, done_key: str) -> None:

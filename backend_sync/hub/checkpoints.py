@@ -48,12 +48,7 @@ def check_extends(conn: Connection, kiosk: Row[Any], body: p.CheckpointBody) -> 
         heads[seq] = h.hex()
     if h != body.head:
         raise AuditNotExtended(f"kiosk {device}: the audit log at {body.size} does not extend checkpoint {last}")
-    for r in _proofs(conn, device):
-        proof = json.loads(r.handover_proof)
-        seq = proof.get("audit_seq")
-        if isinstance(seq, int) and seq in heads and proof.get("audit_hash") != heads[seq]:
-            raise AuditNotExtended(f"kiosk {device}: handover proof of order {r.id} is not in this log")
-    _mark_proofs(conn, device, heads)
+    _check_proofs(conn, device, heads)
 
 
 def _proofs(conn: Connection, device: str) -> list[Any]:
@@ -66,13 +61,18 @@ def _proofs(conn: Connection, device: str) -> list[Any]:
     )
 
 
-def _mark_proofs(conn: Connection, device: str, heads: dict[int, str]) -> None:
-    """Pending handover proofs inside the re-chained stretch are checked now (they all match: see above)."""
+def _check_proofs(conn: Connection, device: str, heads: dict[int, str]) -> None:
+    """Handover proofs inside the re-chained stretch: one the log does not hold refuses the checkpoint (the
+    transaction rolls back), pending ones are marked ``match``."""
     for r in _proofs(conn, device):
         proof = json.loads(r.handover_proof)
         seq = proof.get("audit_seq")
-        if proof.get("check") == "pending" and isinstance(seq, int) and seq in heads:
-            proof["check"] = "match" if proof.get("audit_hash") == heads[seq] else "mismatch"
+        if not isinstance(seq, int) or seq not in heads:
+            continue
+        if proof.get("audit_hash") != heads[seq]:
+            raise AuditNotExtended(f"kiosk {device}: handover proof of order {r.id} is not in this log")
+        if proof.get("check") == "pending":
+            proof["check"] = "match"
             conn.execute(
                 update(orders).where(orders.c.id == r.id).values(handover_proof=json.dumps(proof, sort_keys=True))
             )

@@ -38,3 +38,11 @@ def enrolled_kiosk(tmp_path: Path, hub: HubProcess, database_url: str) -> Iterat
         admin.close()
         client.close()
         store.close()
+
+
+@contextmanager
+def enrolled_on_sqlite_hub(tmp_path: Path) -> Iterator[Enrolled]:
+    """A hub process on SQLite, running for the block, with a kiosk enrolled at it."""
+    url = sqlite_url(tmp_path)
+    with HubProcess.create(tmp_path, url).running() as hub, enrolled_kiosk(tmp_path, hub, url) as enrolled:
+        yield enrolled

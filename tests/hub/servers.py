@@ -12,6 +12,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -177,6 +179,15 @@ class HubProcess:
             except httpx.HTTPError:
                 time.sleep(0.05)
         raise RuntimeError(f"hub did not start in {START_TIMEOUT_S:.0f} s")
+
+    @contextmanager
+    def running(self) -> Iterator[HubProcess]:
+        """Started for the block, stopped after it however it ends."""
+        self.start()
+        try:
+            yield self
+        finally:
+            self.stop()
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -9,25 +9,19 @@ import sqlalchemy as sa
 
 from backend_sync.hub import tables as hubdb
 from locker.model import AlarmKind
-from tests.hub.enrolled import enrolled_kiosk, sqlite_url
-from tests.hub.servers import HubProcess
+from tests.hub.enrolled import enrolled_on_sqlite_hub
 
 
 def test_a_cleared_alarm_is_cleared_at_the_hub(tmp_path: Path) -> None:
-    hub = HubProcess.create(tmp_path, sqlite_url(tmp_path))
-    hub.start()
-    try:
-        with enrolled_kiosk(tmp_path, hub, sqlite_url(tmp_path)) as (st, client, store):
-            with st.store.change("door") as tx:
-                tx.raise_alarm(AlarmKind.DOOR_LEFT_OPEN, 3)
-            client.push_events()
-            with st.store.change("door") as tx:
-                tx.clear_alarm(AlarmKind.DOOR_LEFT_OPEN, 3)
-            client.push_events()
-            a = hubdb.alarms
-            with store.read() as conn:
-                rows = conn.execute(sa.select(a.c.kind, a.c.compartment, a.c.cleared_at)).all()
-            assert len(rows) == 1 and rows[0].kind == "door_left_open" and rows[0].compartment == 3
-            assert rows[0].cleared_at is not None
-    finally:
-        hub.stop()
+    with enrolled_on_sqlite_hub(tmp_path) as (st, client, store):
+        with st.store.change("door") as tx:
+            tx.raise_alarm(AlarmKind.DOOR_LEFT_OPEN, 3)
+        client.push_events()
+        with st.store.change("door") as tx:
+            tx.clear_alarm(AlarmKind.DOOR_LEFT_OPEN, 3)
+        client.push_events()
+        a = hubdb.alarms
+        with store.read() as conn:
+            rows = conn.execute(sa.select(a.c.kind, a.c.compartment, a.c.cleared_at)).all()
+        assert len(rows) == 1 and rows[0].kind == "door_left_open" and rows[0].compartment == 3
+        assert rows[0].cleared_at is not None

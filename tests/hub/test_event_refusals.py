@@ -15,19 +15,13 @@ from backend_sync import protocol as p
 from backend_sync.hub import tables as hubdb
 from backend_sync.hub.db import HubStore
 from locker.model import AlarmKind
-from tests.hub.enrolled import Enrolled, enrolled_kiosk, sqlite_url
-from tests.hub.servers import HubProcess
+from tests.hub.enrolled import Enrolled, enrolled_on_sqlite_hub
 
 
 @pytest.fixture
 def kiosk(tmp_path: Path) -> Iterator[Enrolled]:
-    hub = HubProcess.create(tmp_path, sqlite_url(tmp_path))
-    hub.start()
-    try:
-        with enrolled_kiosk(tmp_path, hub, sqlite_url(tmp_path)) as enrolled:
-            yield enrolled
-    finally:
-        hub.stop()
+    with enrolled_on_sqlite_hub(tmp_path) as enrolled:
+        yield enrolled
 
 
 def _item(seq: int, kind: str, **fields: object) -> p.EventItem:

@@ -48,12 +48,8 @@ def smtp(tmp_path: Path) -> Iterator[SmtpSink]:
 
 @pytest.fixture
 def hub(tmp_path: Path, database_url: str, smtp: SmtpSink) -> Iterator[HubProcess]:
-    h = HubProcess.create(tmp_path, database_url, smtp=smtp)
-    h.start()
-    try:
+    with HubProcess.create(tmp_path, database_url, smtp=smtp).running() as h:
         yield h
-    finally:
-        h.stop()
 
 
 @pytest.fixture

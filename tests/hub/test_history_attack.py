@@ -22,26 +22,15 @@ from backend_sync.hub import tables as hubdb
 from backend_sync.hub.db import HubStore
 from locker import audit
 from tests.harness import Station
-from tests.hub.enrolled import enrolled_kiosk, sqlite_url
-from tests.hub.servers import HubProcess
+from tests.hub.enrolled import enrolled_on_sqlite_hub
 from tests.hub.test_end_to_end import DEVICE, _kiosk, load, new_order, pick_up
 from wibox import cli
 
 
 @pytest.fixture
-def hub(tmp_path: Path) -> Iterator[HubProcess]:
-    h = HubProcess.create(tmp_path, sqlite_url(tmp_path))
-    h.start()
-    try:
-        yield h
-    finally:
-        h.stop()
-
-
-@pytest.fixture
-def witnessed(tmp_path: Path, hub: HubProcess) -> Iterator[tuple[Station, SyncClient, HubStore]]:
+def witnessed(tmp_path: Path) -> Iterator[tuple[Station, SyncClient, HubStore]]:
     """A kiosk enrolled at the hub with a pickup done and its log countersigned up to its end."""
-    with enrolled_kiosk(tmp_path, hub, sqlite_url(tmp_path)) as (st, client, store):
+    with enrolled_on_sqlite_hub(tmp_path) as (st, client, store):
         order = new_order(store, "CASE-H", days=7)
         client.sync_once()
         load(st, st.staff_session(), order)
