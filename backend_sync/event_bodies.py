@@ -13,9 +13,22 @@ from backend_sync.schema import Hex32
 
 
 @dataclass(frozen=True)
+class StatementRef:
+    """The receipt statement the citizen confirmed: text id, wording version, language."""
+
+    id: str
+    version: str
+    language: str
+
+
+@dataclass(frozen=True)
 class Proof:
     audit_seq: int  # the audit entry that records the handover
     audit_hash: Hex32  # its chain hash
+    # Stations since kiosk migration 0007 always send these three; older stations' proofs lack them.
+    method: str = ""  # how the code was given: qr | manual | counter
+    statement: StatementRef | None = None
+    taken: str = ""  # who says the compartment was empty afterwards: sensor | citizen | staff
 
 
 # Every body has the envelope ``id`` (the outbox event id), ``kind`` and ``t`` (the kiosk's time, seconds).
@@ -39,6 +52,18 @@ class Collected:
     compartment: int
     old_id_returned: bool
     proof: Proof
+
+
+@dataclass(frozen=True)
+class OldIdReturned:
+    """The citizen's old ID card went into the compartment after the pickup."""
+
+    id: str
+    kind: str
+    t: float
+    order: str
+    compartment: int
+    by: str  # sensor | citizen | unanswered (nobody said; staff check when they take it out)
 
 
 @dataclass(frozen=True)
@@ -95,6 +120,7 @@ BODIES: dict[str, type[Any]] = {
     "collected": Collected,
     "expired": Expired,
     "returned": OrderAtCompartment,
+    "old_id_returned": OldIdReturned,
     "old_id_taken": OrderAtCompartment,
     "alarm": Alarm,
     "cancel_deferred": CancelDeferred,

@@ -28,8 +28,10 @@ from locker.config import (
 )
 from locker.db import Database
 from locker.flows import Flows
-from locker.model import NewOrder, OrderState, Size
+from locker.model import NewOrder, OrderState, Size, Statement
 from locker.store import Store
+
+STATEMENT = Statement("confirm.statement", "benchmark", "de")
 
 DAY = 86400.0
 
@@ -186,7 +188,7 @@ def main() -> None:
         for oid_i in ids[:n]:
             v = pickup.verify(pickup.scan_qr(b.qr[oid_i]))
             t0 = time.perf_counter()
-            comp = pickup.confirm_receipt(v)
+            comp = pickup.confirm_receipt(v, STATEMENT)
             t1 = time.perf_counter()
             b.bank.take_item(comp)
             b.bank.close(comp)
@@ -197,7 +199,7 @@ def main() -> None:
             total.append(t2 - t0)
             order = b.flows.ctx.store.order(oid_i)
             assert order is not None and order.state == OrderState.COLLECTED
-        rows.append(row("`confirm_receipt()`: commit, unlock, door-open commit", receipt, "ms"))
+        rows.append(row("`confirm_receipt(STATEMENT)`: commit, unlock, door-open commit", receipt, "ms"))
         rows.append(row("door closed: event handled, collected commit", close, "ms"))
         rows.append(row("one pickup transaction, all of the above", total, "ms"))
         b.database.close()

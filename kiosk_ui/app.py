@@ -58,11 +58,12 @@ def create_app(
     own = station is None  # a station made here is closed with the app; a caller's station is the caller's
     st = station or Station(flows, config, clock)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    catalogs = Catalogs.load()
     ui = KioskUI(
         station=st,
-        citizens=Citizens(st),
+        citizens=Citizens(st, catalogs.statement),
         staff=StaffDesk(st),
-        catalogs=Catalogs.load(),
+        catalogs=catalogs,
         sizing=sizing(config.display),
         speaker=speaker or Speaker(),
         templates=templates,

@@ -6,22 +6,31 @@ worker while the action awaits them (``Station.run``). No thread touches a sessi
 
 from __future__ import annotations
 
-import asyncio
 import itertools
+import logging
 import secrets
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from concurrent.futures import Future
 
-from kiosk_ui.errors import ErrorKind, citizen_error
-from kiosk_ui.i18n import DEFAULT_LANGUAGE, is_language
-from kiosk_ui.screens import DOOR_SCREENS, SCAN_SCREENS, Action, Field, Page, Screen
+from kiosk_ui.citizen_session import CitizenSession, rendered_after
+from kiosk_ui.errors import citizen_error
+from kiosk_ui.i18n import is_language
+from kiosk_ui.screens import ANSWER_SCREENS, DOOR_SCREENS, SCAN_SCREENS, Action, Field, Page, Screen
 from locker import codes
 from locker.errors import BadInput, LockerError
-from locker.flows import PendingPickup, VerifiedPickup
-from locker.model import CompartmentState
+from locker.flows import Flows, PendingPickup, VerifiedPickup
+from locker.model import CompartmentState, OpenPurpose, OrderState, Statement
 from locker.station import Station
+
+log = logging.getLogger(__name__)
+# The answers each after-close screen takes.
+_AFTER_CLOSE: dict[Screen, tuple[Action, ...]] = {
+    Screen.TAKEN: (Action.TAKEN, Action.OPEN_AGAIN),
+    Screen.LEFT_BEHIND: (Action.OPEN_AGAIN,),
+    Screen.OLD_ID: (Action.OLD_ID_OPEN,),
+    Screen.OLD_ID_CHECK: (Action.INSIDE, Action.NOT_INSIDE),
+}
 
 NUMBER_DIGITS = codes.PICKUP_NUMBER_DIGITS
 DOB_DIGITS = 8
@@ -31,80 +40,12 @@ SESSION_IDLE_S = 900.0  # a browser that has not been heard of for this long, wi
 MAX_SESSIONS = 256  # requests without a cookie create sessions: beyond this many, the oldest idle ones go first
 
 
-@dataclass
-class CitizenSession:
-    """What one kiosk browser shows. ``version`` changes whenever the page must be re-rendered."""
-
-    id: str
-    last_activity: float
-    lang: str = DEFAULT_LANGUAGE
-    screen: Screen = Screen.START
-    error: ErrorKind | None = None
-    message: str = ""  # catalog key of an inline message (aria-live)
-    number: str = ""
-    pin: str = field(default="", repr=False)
-    dob: str = field(default="", repr=False)
-    active_field: Field = Field.NUMBER
-    pending: PendingPickup | None = field(default=None, repr=False)
-    verified: VerifiedPickup | None = None
-    compartment: int | None = None
-    wait_s: int = 0
-    large: bool = False
-    contrast: bool = False
-    speech: bool = False
-    warning: bool = False
-    extensions: int = 0
-    entered_at: float = 0.0
-    page: Page = Page.CITIZEN
-    staff_badge: str = field(default="", repr=False)  # a badge scanned for the staff login page
-    version: int = 0
-    # When this browser was last in front (an action, or its page opening the event stream): a counter, not the
-    # clock, so two sessions never tie and a screen that resets itself does not come to the front.
-    front: int = 0
-    # One citizen's visit, from the start screen until it is cleared: the identity wrong codes are throttled by.
-    visit: str = field(default_factory=lambda: secrets.token_hex(8))
-    # Held while an action or a scan works on this session (it may await a door cycle on the station's worker):
-    # a second action on the same session waits its turn; the ticker skips a busy session (it is not idle).
-    busy: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)
-
-    def touch(self, now: float) -> None:
-        self.last_activity = now
-        self.warning = False
-        self.version += 1
-
-    def clear(self, now: float) -> None:
-        """Back to a fresh start screen: input, secrets, language and modes are all cleared (privacy)."""
-        keep_version, keep_id, keep_front = self.version, self.id, self.front
-        fresh = CitizenSession(keep_id, now)
-        for name in fresh.__dataclass_fields__:
-            if name != "busy":
-                setattr(self, name, getattr(fresh, name))
-        self.version, self.front = keep_version + 1, keep_front
-
-    def is_default(self) -> bool:
-        return (
-            self.screen == Screen.START
-            and self.lang == DEFAULT_LANGUAGE
-            and not (self.large or self.contrast or self.speech or self.message)
-        )
-
-
-@asynccontextmanager
-async def _rendered_after(s: CitizenSession) -> AsyncIterator[None]:
-    """A new version when an action or a scan ends, however it ends. ``touch`` gave one as it began, but the flow
-    it awaits on the worker lets the loop run on: a page may re-render in between and show the old screen under the
-    new version, and without this second change the screen the action ended on would never reach that page."""
-    try:
-        yield
-    finally:
-        s.version += 1
-
-
 class Citizens:
     """All citizen sessions and the transitions between screens; every method runs on the event loop."""
 
-    def __init__(self, station: Station) -> None:
+    def __init__(self, station: Station, statement: Callable[[str], Statement]) -> None:
         self.station = station
+        self.statement = statement  # language -> the receipt statement as that language's screen shows it
         self.sessions: dict[str, CitizenSession] = {}
         self._streams: Counter[str] = Counter()  # session id -> open event streams (a kiosk page that is showing)
         self._fronts = itertools.count(1)
@@ -165,7 +106,7 @@ class Citizens:
     # -- actions ------------------------------------------------------------------------------------------
     async def act(self, s: CitizenSession, action: Action, value: str = "") -> None:
         s.front = next(self._fronts)
-        async with s.busy, _rendered_after(s):
+        async with s.busy, rendered_after(s):
             now = self.station.clock.now()
             s.touch(now)
             if action == Action.MORE_TIME:
@@ -179,6 +120,9 @@ class Citizens:
             elif action == Action.CONTRAST:
                 s.contrast = not s.contrast
             elif action in (Action.START, Action.CANCEL):
+                unanswered = s.verified if s.screen in ANSWER_SCREENS else None
+                if unanswered is not None:  # leaving an unanswered question: the safe side, as a timeout would
+                    await self.station.run(lambda f: f.pickup.walked_away(unanswered))
                 self._restart(s, now)
             elif action == Action.MANUAL and s.screen in SCAN_SCREENS:
                 self._go(s, Screen.MANUAL, now)
@@ -190,6 +134,8 @@ class Citizens:
                 await self._confirm(s, now)
             elif action == Action.NEXT:
                 self._next(s, now)
+            elif action in _AFTER_CLOSE.get(s.screen, ()):
+                await self._after_close(s, action, now)
 
     def _restart(self, s: CitizenSession, now: float) -> None:
         """Cancel: back to start but keep language and accessibility modes of the person at the screen."""
@@ -284,19 +230,67 @@ class Citizens:
         if verified is None:
             self._restart(s, now)
             return
+        statement = self.statement(s.lang)
+        await self._door(s, lambda f: f.pickup.confirm_receipt(verified, statement), Screen.OPEN, now)
+
+    async def _door(self, s: CitizenSession, opener: Callable[[Flows], int], screen: Screen, now: float) -> None:
         try:
-            s.compartment = await self.station.run(lambda f: f.pickup.confirm_receipt(verified))
+            s.compartment = await self.station.run(opener)
         except LockerError as exc:
             self._fail(s, exc, now)
             return
-        self._go(s, Screen.OPEN, now)
+        self._go(s, screen, now)
 
     def _next(self, s: CitizenSession, now: float) -> None:
-        old_id = s.verified is not None and s.verified.return_old_id and self.station.config.policy.old_id_return
         if s.screen == Screen.OPEN:
-            self._go(s, Screen.OLD_ID if old_id else Screen.CLOSE, now)
-        elif s.screen == Screen.OLD_ID:
             self._go(s, Screen.CLOSE, now)
+        elif s.screen == Screen.OLD_ID:  # "I do not have it with me"
+            self._go(s, Screen.DONE, now)
+
+    async def _after_close(self, s: CitizenSession, action: Action, now: float) -> None:
+        """The citizen's answer once the door has closed: open again, taken, the old ID card's door, inside or not."""
+        v = s.verified
+        if v is None:
+            self._restart(s, now)
+            return
+        if action == Action.OPEN_AGAIN:
+            await self._door(s, lambda f: f.pickup.open_again(v), Screen.OPEN, now)
+        elif action == Action.OLD_ID_OPEN:
+            await self._door(s, lambda f: f.pickup.open_for_old_id(v), Screen.OLD_ID_OPEN, now)
+        else:
+            try:
+                if action == Action.TAKEN:
+                    await self.station.run(lambda f: f.pickup.taken(v))
+                else:
+                    inside = action == Action.INSIDE
+                    await self.station.run(lambda f: f.pickup.old_id_inside(v, inside))
+            except LockerError as exc:
+                self._fail(s, exc, now)
+                return
+            self._ended(s, now)
+
+    def _ended(self, s: CitizenSession, now: float) -> None:
+        """What follows a door that has closed, by what the station now knows of the compartment and the order."""
+        v, n = s.verified, s.compartment
+        if v is None or n is None:
+            self._go(s, Screen.DONE, now)
+            return
+        c = self.station.compartment(n)  # the screens' read-only connection, not the worker
+        order = self.station.order(v.order_id)
+        if c.state == CompartmentState.CHECKING:
+            self._go(s, Screen.TAKEN if c.purpose == OpenPurpose.PICKUP else Screen.OLD_ID_CHECK, now)
+        elif order is not None and order.state == OrderState.STORED and c.order_id == order.id:
+            self._go(s, Screen.LEFT_BEHIND, now)
+        elif (
+            s.screen in (Screen.OPEN, Screen.CLOSE, Screen.TAKEN)
+            and order is not None
+            and order.state == OrderState.COLLECTED
+            and self.station.config.policy.old_id_return
+            and v.return_old_id
+        ):
+            self._go(s, Screen.OLD_ID, now)
+        else:
+            self._go(s, Screen.DONE, now)
 
     # -- scans --------------------------------------------------------------------------------------------
     async def scan(self, text: str) -> None:
@@ -304,7 +298,7 @@ class Citizens:
         s = self.active()
         if s is None:
             return
-        async with s.busy, _rendered_after(s):
+        async with s.busy, rendered_after(s):
             now = self.station.clock.now()
             if text.strip().startswith(codes.BADGE_PREFIX + ":"):
                 s.staff_badge = text.strip()
@@ -339,7 +333,7 @@ class Citizens:
         if s.screen in DOOR_SCREENS and s.compartment is not None:
             c = self.station.compartment(s.compartment)  # the screens' read-only connection, not the worker
             if c.state != CompartmentState.OPENING:
-                self._go(s, Screen.DONE, now)
+                self._ended(s, now)
                 s.version += 1
             return
         if s.screen == Screen.DONE:
@@ -350,10 +344,22 @@ class Citizens:
             return
         idle = now - s.last_activity
         if idle >= timeout_s:
+            if s.screen in ANSWER_SCREENS and s.verified is not None:
+                self._walked_away(s.verified)
             s.clear(now)
         elif idle >= timeout_s - warning_s and not s.warning:
             s.warning = True
             s.version += 1
+
+    def _walked_away(self, v: VerifiedPickup) -> None:
+        """The screen timed out on an unanswered question: settle the compartment (on the worker; a failure is
+        logged, and the answer timer settles it anyway)."""
+
+        def report(done: Future[None]) -> None:
+            if not done.cancelled() and done.exception() is not None:
+                log.error("settling compartment %s after a timeout failed: %s", v.compartment, done.exception())
+
+        self.station.submit(lambda f: f.pickup.walked_away(v)).add_done_callback(report)
 
     def remaining(self, s: CitizenSession, timeout_s: float) -> int:
         return max(0, int(timeout_s - (self.station.clock.now() - s.last_activity)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import string
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from importlib import resources
 from typing import Any
 
 from kiosk_ui.errors import CatalogError
+from locker.model import Statement
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ LANGUAGES: tuple[Language, ...] = (
     Language("pl", "Polski", "ltr", "pl"),
 )
 DEFAULT_LANGUAGE = "de"
+RECEIPT_STATEMENT = "confirm.statement"  # the catalog key of the text a citizen confirms before the door opens
 REFERENCE_LANGUAGE = "en"
 # Keys whose text may legitimately be the same as in English (international words).
 SAME_AS_ENGLISH: dict[str, frozenset[str]] = {
@@ -83,6 +86,12 @@ class Catalogs:
             return self.raw(code, key).format(**params)
         except (KeyError, IndexError) as exc:
             raise CatalogError(f"catalog {code}: {key!r} needs a parameter: {exc}") from exc
+
+    def statement(self, code: str) -> Statement:
+        """The receipt statement as this language's screen shows it: its version is the wording's own digest, so
+        a changed text is a new version in every proof that cites it."""
+        text = self.raw(code, RECEIPT_STATEMENT)
+        return Statement(RECEIPT_STATEMENT, hashlib.sha256(text.encode()).hexdigest()[:16], code)
 
     def problems(self) -> list[str]:
         """Every missing, extra, untranslated or placeholder-mismatched entry across all languages."""

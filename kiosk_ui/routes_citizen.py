@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from kiosk_ui import events
-from kiosk_ui.citizen import CitizenSession
+from kiosk_ui.citizen_session import CitizenSession
 from kiosk_ui.forms import form, json_object
 from kiosk_ui.i18n import is_language
 from kiosk_ui.runtime import KIOSK_COOKIE, STAFF_COOKIE, KioskUI

@@ -17,7 +17,7 @@ from kiosk_ui.screens import Page, StaffAction, StaffScreen
 from kiosk_ui.staff_desk import StaffView
 from kiosk_ui.views import common
 from locker.errors import LockerError, SessionError
-from locker.model import AlarmKind, Compartment
+from locker.model import AlarmKind, Compartment, CompartmentState
 from locker.staff import StaffSession
 
 
@@ -63,6 +63,7 @@ def staff_router(ui: KioskUI) -> APIRouter:  # noqa: PLR0915 (one closure per ro
             who=" + ".join(session.staff),
             four_eyes_missing=ui.staff.four_eyes_missing(session),
             compartments=compartments,
+            unconfirmed=[c for c in compartments if c.state == CompartmentState.CHECKING and c.purpose is None],
             returnable=await ui.station.run(lambda f: f.staffwork.returnable()),
             alarms=alarms,
             version=f"{s.version}.{view.version}",
@@ -179,3 +180,7 @@ async def _do(ui: KioskUI, view: StaffView, action: StaffAction, data: dict[str,
         await desk.disable(view, _number(data), data.get("reason", ""))
     elif action == StaffAction.ENABLE:
         await desk.enable(view, _number(data))
+    elif action in (StaffAction.INSIDE, StaffAction.EMPTY):
+        await desk.envelope(view, _number(data), action == StaffAction.INSIDE)
+    elif action == StaffAction.REOPEN:
+        await desk.reopen(view, _number(data))

@@ -14,8 +14,12 @@ class Screen(enum.StrEnum):
     DOB = "dob"
     CONFIRM = "confirm"
     OPEN = "open"
-    OLD_ID = "old_id"
     CLOSE = "close"
+    TAKEN = "taken"  # no item sensor: "have you taken your document?"
+    LEFT_BEHIND = "left_behind"  # the door closed on the document: open again, or it stays for later
+    OLD_ID = "old_id"  # the city asks for the old ID card: open the door for it, or "I do not have it"
+    OLD_ID_OPEN = "old_id_open"  # the door is open for the old ID card
+    OLD_ID_CHECK = "old_id_check"  # no item sensor: "is your old ID card inside?"
     DONE = "done"
     ERROR = "error"
 
@@ -48,6 +52,11 @@ class Action(enum.StrEnum):
     CANCEL = "cancel"
     CONFIRM = "confirm"
     NEXT = "next"
+    OPEN_AGAIN = "open_again"
+    TAKEN = "taken"
+    OLD_ID_OPEN = "old_id_open"
+    INSIDE = "inside"
+    NOT_INSIDE = "not_inside"
     MORE_TIME = "more_time"
     SPEECH = "speech"
     LARGE = "large"
@@ -73,10 +82,16 @@ class StaffAction(enum.StrEnum):
     DISABLE = "disable"
     ENABLE = "enable"
     LANG = "lang"
+    INSIDE = "inside"  # a loading without item sensor: the envelope is inside
+    EMPTY = "empty"  # ... it is not: undo the assignment
+    REOPEN = "reopen"  # ... open the door again
 
 
 # Screens on which a door cycle runs: no inactivity reset there (the door-left-open alarm covers them).
-DOOR_SCREENS = frozenset({Screen.OPEN, Screen.OLD_ID, Screen.CLOSE})
+DOOR_SCREENS = frozenset({Screen.OPEN, Screen.CLOSE, Screen.OLD_ID_OPEN})
+# Screens that wait for the citizen's answer about a closed compartment (boards without item sensor): leaving them
+# unanswered settles the compartment on the safe side (``PickupFlow.walked_away``).
+ANSWER_SCREENS = frozenset({Screen.TAKEN, Screen.OLD_ID_CHECK})
 # Screens where a scanned pickup code starts a new attempt.
 SCAN_SCREENS = frozenset({Screen.START, Screen.MANUAL, Screen.ERROR})
 KEYPAD_KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", Action.DELETE.value, "0", Action.OK.value)

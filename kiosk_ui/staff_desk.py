@@ -96,6 +96,16 @@ class StaffDesk:
         self._watch(v, a.compartment, "staff.stored")
         v.say("staff.load_open", n=a.compartment)
 
+    async def envelope(self, v: StaffView, number: int, inside: bool) -> None:
+        """The answer to "is the envelope inside?" after a loading's door closed on a board without item sensor."""
+        await self.station.run(lambda f: f.loading.envelope_inside(v.session_id, number, inside))
+        v.say("staff.stored" if inside else "staff.load_undone", n=number)
+
+    async def reopen(self, v: StaffView, number: int) -> None:
+        a = await self.station.run(lambda f: f.loading.reopen(v.session_id, number))
+        self._watch(v, a.compartment, "staff.stored")
+        v.say("staff.load_open", n=a.compartment)
+
     async def take_out(self, v: StaffView, number: int) -> None:
         n = await self.station.run(lambda f: f.staffwork.take_out(v.session_id, number))
         self._watch(v, n, "staff.closed")
@@ -146,7 +156,9 @@ class StaffDesk:
             if c.state in (CompartmentState.LOADING, CompartmentState.OPENING):
                 continue
             n, v.watch = v.watch, None
-            if v.watch_done == "staff.stored" and c.state != CompartmentState.OCCUPIED:
+            if c.state == CompartmentState.CHECKING:
+                v.say("staff.check_inside", n=n)
+            elif v.watch_done == "staff.stored" and c.state != CompartmentState.OCCUPIED:
                 v.say("staff.closed", n=n)
             else:
                 v.say(v.watch_done, n=n)

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk_ui.citizen import DOB_DIGITS, NUMBER_DIGITS, Citizens, CitizenSession
+from kiosk_ui.citizen import DOB_DIGITS, NUMBER_DIGITS, Citizens
+from kiosk_ui.citizen_session import CitizenSession
 from kiosk_ui.display import Sizing
 from kiosk_ui.i18n import LANGUAGES, Catalogs, language
 from kiosk_ui.screens import KEYPAD_KEYS, Field, Screen
@@ -104,7 +105,19 @@ def spoken(s: CitizenSession, citizens: Citizens, catalogs: Catalogs, timeout_s:
             parts.append(t("open.where", row=box.row, col=box.column))
         parts.append(t("open.take"))
     elif screen == Screen.OLD_ID:
-        parts += [t("oldid.title"), t("oldid.body", n=n)]
+        parts += [t("oldid.title"), t("oldid.body", n=n), t("oldid.open"), t("oldid.none")]
+    elif screen == Screen.OLD_ID_OPEN:
+        box = _where(config, s.compartment)
+        parts += [t("oldid_open.title", n=n)]
+        if box:
+            parts.append(t("open.where", row=box.row, col=box.column))
+        parts.append(t("oldid_open.body"))
+    elif screen == Screen.OLD_ID_CHECK:
+        parts += [t("oldid_check.title"), t("oldid_check.body", n=n), t("oldid_check.yes"), t("oldid_check.no")]
+    elif screen == Screen.TAKEN:
+        parts += [t("taken.title"), t("taken.body", n=n), t("taken.yes"), t("taken.no")]
+    elif screen == Screen.LEFT_BEHIND:
+        parts += [t("left.title"), t("left.body", n=n), t("left.later"), t("left.again")]
     elif screen == Screen.CLOSE:
         parts += [t("close.title"), t("close.body", n=n)]
     elif screen == Screen.DONE:

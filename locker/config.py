@@ -99,6 +99,12 @@ class TimingConfig:
         default=600,
         metadata=spec("a handover interrupted by a restart may be re-armed this long", lo=0, hi=3600),
     )
+    answer_s: int = field(
+        default=120,
+        metadata=spec(
+            "a door closed on a board without item sensor waits this long for a person's answer", lo=30, hi=3600
+        ),
+    )
 
 
 @dataclass(frozen=True)

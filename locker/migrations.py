@@ -179,6 +179,11 @@ def _m0006_outbox_refusals_and_booleans(conn: sqlite3.Connection) -> None:
         )
 
 
+def _m0007_receipt(conn: sqlite3.Connection) -> None:
+    # How the citizen confirmed receipt (method and statement, JSON), kept from the confirmation to the handover proof.
+    conn.execute("ALTER TABLE orders ADD COLUMN receipt TEXT NOT NULL DEFAULT ''")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", _m0001_initial),
     Migration("0002_alarms_and_old_id", _m0002_alarms_and_old_id),
@@ -186,6 +191,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0004_remote_commands", _m0004_remote_commands),
     Migration("0005_second_factor_failures", _m0005_second_factor_failures),
     Migration("0006_outbox_refusals_and_booleans", _m0006_outbox_refusals_and_booleans),
+    Migration("0007_receipt", _m0007_receipt),
 )
 
 

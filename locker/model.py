@@ -27,8 +27,8 @@ class Size(enum.StrEnum):
 class OrderState(enum.StrEnum):
     ANNOUNCED = "announced"  # synced, not (yet) in a compartment; may be assigned one while loading
     STORED = "stored"  # loaded, door closed: the citizen is notified
-    COLLECTING = "collecting"  # code consumed and door commanded; becomes collected when the door closes
-    COLLECTED = "collected"  # door closed after pickup: handover proof written
+    COLLECTING = "collecting"  # code consumed, door commanded; collected once the door closed on an empty compartment
+    COLLECTED = "collected"  # door closed, compartment known empty (sensor or the citizen's word): proof written
     EXPIRED = "expired"  # pickup window over
     RETURNED = "returned"  # staff took it out of the compartment
     CANCELLED = "cancelled"  # cancelled by the backend
@@ -39,6 +39,9 @@ class CompartmentState(enum.StrEnum):
     LOADING = "loading"  # assigned to an order being loaded; door commanded or open
     OCCUPIED = "occupied"  # holds a document (or a returned old ID)
     OPENING = "opening"  # a door cycle for pickup, return or maintenance is in progress
+    # The door closed after a cycle on a board without item sensor: a person must say what is inside (staff after a
+    # loading: "envelope inside"; the citizen after a pickup: "I have taken my document"; after an old ID: "inside").
+    CHECKING = "checking"
     FAULTY = "faulty"  # did not open, forced, or sensors disagree: staff must look
     DISABLED = "disabled"  # taken out of service by staff
 
@@ -49,6 +52,7 @@ class OpenPurpose(enum.StrEnum):
     PICKUP = "pickup"
     RETURN = "return"
     MAINTENANCE = "maintenance"
+    OLD_ID = "old_id"  # after a pickup, the citizen puts the old ID card in
 
 
 class Content(enum.StrEnum):
@@ -69,6 +73,7 @@ class AlarmKind(enum.StrEnum):
     DOOR_FORCED = "door_forced"
     DOOR_LEFT_OPEN = "door_left_open"
     DOOR_DID_NOT_OPEN = "door_did_not_open"
+    DOCUMENT_LEFT_BEHIND = "document_left_behind"  # a pickup's door closed on the document (or nobody said otherwise)
     SENSOR_DISAGREES = "sensor_disagrees"
     BOARD_OFFLINE = "board_offline"
     BRUTE_FORCE = "brute_force"  # many wrong citizen codes at the station
@@ -100,12 +105,24 @@ COMPARTMENT_TRANSITIONS: dict[CompartmentState, frozenset[CompartmentState]] = {
             CompartmentState.DISABLED,
         }
     ),
-    CompartmentState.LOADING: frozenset({CompartmentState.OCCUPIED, CompartmentState.FREE, CompartmentState.FAULTY}),
+    CompartmentState.LOADING: frozenset(
+        {CompartmentState.OCCUPIED, CompartmentState.FREE, CompartmentState.FAULTY, CompartmentState.CHECKING}
+    ),
+    CompartmentState.CHECKING: frozenset(
+        {
+            CompartmentState.LOADING,
+            CompartmentState.OPENING,
+            CompartmentState.OCCUPIED,
+            CompartmentState.FREE,
+            CompartmentState.FAULTY,
+        }
+    ),
     CompartmentState.OCCUPIED: frozenset(
         {CompartmentState.OPENING, CompartmentState.FAULTY, CompartmentState.DISABLED}
     ),
     CompartmentState.OPENING: frozenset(
         {
+            CompartmentState.CHECKING,
             CompartmentState.FREE,
             CompartmentState.OCCUPIED,
             CompartmentState.FAULTY,
@@ -182,6 +199,19 @@ class Order(NewOrder):
     manual_failures: int  # wrong PINs for this order (the manual path locks at policy.manual_max_failures)
     code_used: bool
     factor_failures: int = 0  # wrong second factors after its valid QR code (the QR path locks alike)
+    receipt: str = ""  # JSON: how the citizen confirmed receipt (method, statement), from confirmation to handover
+
+
+@dataclass(frozen=True)
+class Statement:
+    """The receipt statement a citizen confirmed: which text (id), which wording (version), in which language."""
+
+    id: str
+    version: str
+    language: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"id": self.id, "version": self.version, "language": self.language}
 
 
 @dataclass(frozen=True)
@@ -208,3 +238,4 @@ class Compartment:
     door_confirmed_at: float | None
     door_alarmed: bool
     reason: str
+    changed_at: float = 0.0  # when the compartment's row last changed (timers for unanswered CHECKING)

@@ -13,7 +13,7 @@ from typing import TypeVar
 from locker.config import StationConfig
 from locker.errors import LockerError
 from locker.flows import Flows
-from locker.model import AlarmKind, Compartment, CompartmentState
+from locker.model import AlarmKind, Compartment, CompartmentState, Order
 from locker.ports import Clock
 from locker.store import Store
 
@@ -128,6 +128,9 @@ class Station:
 
     def compartment(self, number: int) -> Compartment:
         return self.reads.compartment(number)
+
+    def order(self, order_id: str) -> Order | None:
+        return self.reads.order(order_id)
 
     def alarms(self) -> list[tuple[AlarmKind, int | None, str, float]]:
         return self.reads.open_alarms()

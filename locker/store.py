@@ -31,7 +31,7 @@ from locker.model import (
 )
 from locker.ports import Clock, OutboxEvent
 
-_ORDER_FIELDS = frozenset({"compartment", "manual_failures", "code_used", "factor_failures"})
+_ORDER_FIELDS = frozenset({"compartment", "manual_failures", "code_used", "factor_failures", "receipt"})
 _COMP_FIELDS = frozenset(
     {"order_id", "content", "purpose", "resume_state", "door_confirmed_at", "door_alarmed", "reason"}
 )
@@ -54,6 +54,7 @@ def _order(r: sqlite3.Row) -> Order:
         manual_failures=int(r["manual_failures"]),
         code_used=bool(r["code_used"]),
         factor_failures=int(r["factor_failures"]),
+        receipt=r["receipt"],
     )
 
 
@@ -70,6 +71,7 @@ def _compartment(r: sqlite3.Row) -> Compartment:
         door_confirmed_at=r["door_confirmed_at"],
         door_alarmed=bool(r["door_alarmed"]),
         reason=r["reason"],
+        changed_at=float(r["updated_at"]),
     )
 
 

@@ -22,10 +22,12 @@ from locker.config import (
 )
 from locker.db import Database
 from locker.flows import Flows
-from locker.model import NewOrder, Size
+from locker.model import CompartmentState, NewOrder, Size, Statement
 from locker.store import Store
 
 DAY = 86400.0
+# The receipt statement core tests confirm (the kiosk UI cites its catalog text; see kiosk_ui.i18n.statement).
+STATEMENT = Statement("confirm.statement", "test-1", "de")
 
 
 def station_config(db_path: Path, n: int = 6, **policy: Any) -> StationConfig:
@@ -141,6 +143,8 @@ class Station:
             self.bank.put_item(a.compartment)
             self.bank.close(a.compartment)
             self.pump()
+            if self.store.compartment(a.compartment).state == CompartmentState.CHECKING:  # no item sensor
+                self.flows.loading.envelope_inside(sid, a.compartment, True)  # staff: "the envelope is inside"
             return a.compartment
 
 

@@ -106,6 +106,20 @@ def _m0006_alarm_resolution(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE alarms ADD COLUMN cleared_by TEXT"))
 
 
+_DOUBLE = "DOUBLE PRECISION"  # what sqlalchemy's Double is on PostgreSQL; SQLite gives it REAL affinity
+
+
+def _m0007_old_id_returns(conn: Connection) -> None:
+    have = {c["name"] for c in inspect(conn).get_columns("orders")}
+    for name, kind in (
+        ("old_id_compartment", "INTEGER"),
+        ("old_id_returned_at", _DOUBLE),
+        ("old_id_taken_at", _DOUBLE),
+    ):
+        if name not in have:
+            conn.execute(text(f"ALTER TABLE orders ADD COLUMN {name} {kind}"))
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_city_side", _m0002_city_side),
@@ -113,6 +127,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0004_login_failures", _m0004_login_failures),
     ("0005_city_data_age", _m0005_city_data_age),
     ("0006_alarm_resolution", _m0006_alarm_resolution),
+    ("0007_old_id_returns", _m0007_old_id_returns),
 ]
 
 

@@ -163,3 +163,20 @@ def pickups_per_day(
 
 def approved(summary: KioskSummary) -> bool:
     return summary.status == KioskStatus.APPROVED.value
+
+
+def old_ids_waiting(conn: sa.Connection, city_id: str, device_id: str) -> list[Any]:
+    """Returned old ID cards still in a compartment of this kiosk (staff take them out): reference, compartment."""
+    o = hubdb.orders
+    return list(
+        conn.execute(
+            sa.select(o.c.reference, o.c.old_id_compartment, o.c.old_id_returned_at)
+            .where(
+                o.c.city_id == city_id,
+                o.c.kiosk_id == device_id,
+                o.c.old_id_returned_at.is_not(None),
+                o.c.old_id_taken_at.is_(None),
+            )
+            .order_by(o.c.old_id_compartment)
+        ).all()
+    )

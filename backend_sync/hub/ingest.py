@@ -137,7 +137,14 @@ def _proof(ctx: _Ctx, data: dict[str, Any]) -> dict[str, Any]:
     proof = data.get("proof")
     if not isinstance(proof, dict) or not isinstance(proof.get("audit_seq"), int):
         return {"audit_seq": None, "audit_hash": None, "check": "missing"}
-    out = {"audit_seq": proof["audit_seq"], "audit_hash": str(proof.get("audit_hash", "")), "check": "pending"}
+    out = {
+        "audit_seq": proof["audit_seq"],
+        "audit_hash": str(proof.get("audit_hash", "")),
+        "method": proof.get("method", ""),
+        "statement": proof.get("statement"),
+        "taken": proof.get("taken", ""),
+        "check": "pending",
+    }
     cp = ctx.conn.execute(
         select(checkpoints.c.head).where(
             checkpoints.c.device_id == ctx.device_id, checkpoints.c.size == out["audit_seq"]
@@ -168,6 +175,21 @@ def _alarm(ctx: _Ctx, data: dict[str, Any]) -> str:
         )
     else:
         ctx.conn.execute(insert(alarms).values(device_id=ctx.device_id, kind=kind, compartment=comp, raised_at=at))
+    return "applied"
+
+
+def _old_id(ctx: _Ctx, data: dict[str, Any], returned: bool) -> str:
+    """An old ID card went into a compartment (``old_id_returned``) or staff took it out (``old_id_taken``)."""
+    o = _order(ctx, data)
+    if o is None:
+        return "ignored: unknown order"
+    at = _kiosk_time(data, ctx.now)
+    if returned:
+        values: dict[str, Any] = {"old_id_compartment": data["compartment"], "old_id_returned_at": at}
+        values["old_id_taken_at"] = None
+    else:
+        values = {"old_id_taken_at": at}
+    ctx.conn.execute(update(orders).where(orders.c.id == o.id).values(**values, updated_at=ctx.now))
     return "applied"
 
 
@@ -206,6 +228,8 @@ _HANDLERS: dict[str, Callable[[_Ctx, dict[str, Any]], str]] = {
     "collected": _order_event("collected"),
     "expired": _order_event("expired"),
     "returned": _order_event("returned"),
+    "old_id_returned": lambda ctx, data: _old_id(ctx, data, True),
+    "old_id_taken": lambda ctx, data: _old_id(ctx, data, False),
     "alarm": _alarm,
     "cancel_deferred": _cancel_deferred,
     RESULT_EVENT: _command_result,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 
 from locker.errors import HardwareError, StoreError
+from locker.flows import handover
 from locker.flows.common import FlowContext
+from locker.flows.handover import Witness
 from locker.model import AlarmKind, Compartment, CompartmentState, Content, OpenPurpose, OrderState
 from locker.ports import DoorEvent, DoorEventKind
 from locker.store import Tx
@@ -18,6 +20,9 @@ IN_CYCLE = (CompartmentState.LOADING, CompartmentState.OPENING)
 class DoorFlow:
     def __init__(self, ctx: FlowContext) -> None:
         self.ctx = ctx
+        # Door cycles begun before this start (continued by recovery): no screen remembers the citizen who began
+        # them, so nobody can answer a question about them when the door closes.
+        self.orphaned: set[int] = set()
 
     def handle(self, event: DoorEvent) -> None:
         """Apply one lock-bank event to the station state."""
@@ -61,6 +66,9 @@ class DoorFlow:
                     resume_state=None,
                     reason="forced open",
                 )
+                order = tx.order(c.order_id) if c.order_id else None
+                if order is not None and order.state == OrderState.COLLECTING:  # no handover was seen to happen
+                    tx.set_order(order, OrderState.STORED, why="door.forced", code_used=False)
             else:
                 tx.audit("door.opened", compartment=number, why="door.forced")
             tx.raise_alarm(AlarmKind.DOOR_FORCED, number)
@@ -75,10 +83,13 @@ class DoorFlow:
                 return
             if c.door_alarmed:
                 tx.clear_alarm(AlarmKind.DOOR_LEFT_OPEN, number)
+            orphan = number in self.orphaned
             if c.state == CompartmentState.LOADING:
                 self._finish_loading(tx, c, reading_item)
             elif c.purpose == OpenPurpose.PICKUP:
                 self._finish_pickup(tx, c, reading_item)
+            elif c.purpose == OpenPurpose.OLD_ID:
+                self._finish_old_id(tx, c, reading_item)
             elif c.purpose == OpenPurpose.RETURN:
                 self._finish_return(tx, c)
             else:
@@ -92,6 +103,8 @@ class DoorFlow:
                     door_confirmed_at=None,
                     door_alarmed=False,
                 )
+        if orphan:
+            self.orphaned.discard(number)
 
     def _item_reading(self, number: int) -> bool | None:
         try:
@@ -103,64 +116,35 @@ class DoorFlow:
     def _finish_loading(self, tx: Tx, c: Compartment, item: bool | None) -> None:
         assert c.order_id is not None
         order = tx.order(c.order_id)
-        if item is False:
-            tx.set_compartment(
-                c,
-                CompartmentState.FREE,
-                why="load.empty",
-                order_id=None,
-                door_confirmed_at=None,
-                door_alarmed=False,
-            )
-            tx.set_order(order, why="load.unassigned", compartment=None)
-            return
-        tx.set_compartment(
-            c,
-            CompartmentState.OCCUPIED,
-            why="load.closed",
-            content=Content.DOCUMENT,
-            door_confirmed_at=None,
-            door_alarmed=False,
-        )
-        tx.set_order(order, OrderState.STORED, why="load.closed")
-        tx.outbox("stored", order=order.id, compartment=c.number)
+        if item is None:  # no item sensor: staff say whether the envelope is inside (no notice before that)
+            handover.checking(tx, c)
+        elif item:
+            handover.stored(tx, c, order, Witness.SENSOR)
+        else:
+            handover.not_loaded(tx, c, order, Witness.SENSOR)
 
     def _finish_pickup(self, tx: Tx, c: Compartment, item: bool | None) -> None:
         assert c.order_id is not None
         order = tx.order(c.order_id)
-        old_id = order.return_old_id and self.ctx.config.policy.old_id_return and item is not False
-        if old_id:
-            tx.set_compartment(
-                c,
-                CompartmentState.OCCUPIED,
-                why="pickup.closed",
-                content=Content.OLD_ID,
-                purpose=None,
-                resume_state=None,
-                door_confirmed_at=None,
-                door_alarmed=False,
-            )
+        if item is None and c.number in self.orphaned:  # no sensor, and nobody to ask: the safe side
+            handover.left_behind(tx, c, order, Witness.UNANSWERED)
+        elif item is None:  # no item sensor: the citizen says whether the document was taken
+            handover.checking(tx, c)
+        elif item:
+            handover.left_behind(tx, c, order, Witness.SENSOR)
         else:
-            tx.set_compartment(
-                c,
-                CompartmentState.FREE,
-                why="pickup.closed",
-                order_id=None,
-                content=Content.NONE,
-                purpose=None,
-                resume_state=None,
-                door_confirmed_at=None,
-                door_alarmed=False,
-            )
-        tx.set_order(order, OrderState.COLLECTED, why="pickup.closed")
-        proof = tx.audit("pickup.handover", order=order.id, compartment=c.number, old_id_returned=old_id)
-        tx.outbox(
-            "collected",
-            order=order.id,
-            compartment=c.number,
-            old_id_returned=old_id,
-            proof={"audit_seq": proof.seq, "audit_hash": proof.hash.hex()},
-        )
+            handover.collected(tx, c, order, Witness.SENSOR)
+
+    def _finish_old_id(self, tx: Tx, c: Compartment, item: bool | None) -> None:
+        assert c.order_id is not None
+        if item is None and c.number in self.orphaned:  # no sensor, and nobody to ask: the safe side
+            handover.old_id_in(tx, c, tx.order(c.order_id), Witness.UNANSWERED)
+        elif item is None:  # no item sensor: the citizen says whether the old ID is inside
+            handover.checking(tx, c)
+        elif item:
+            handover.old_id_in(tx, c, tx.order(c.order_id), Witness.SENSOR)
+        else:
+            handover.old_id_not_in(tx, c, c.order_id, Witness.SENSOR)
 
     def _finish_return(self, tx: Tx, c: Compartment) -> None:
         order = tx.order(c.order_id) if c.order_id else None
@@ -196,7 +180,9 @@ class DoorFlow:
             tx.raise_alarm(AlarmKind.SENSOR_DISAGREES, number)
 
     def check_timers(self) -> list[int]:
-        """Raise DOOR_LEFT_OPEN for doors open in a cycle longer than the limit; returns their numbers."""
+        """Raise DOOR_LEFT_OPEN for doors open in a cycle longer than the limit (returns their numbers), and settle
+        closed doors nobody answered for (``unanswered``)."""
+        self.unanswered()
         limit = self.ctx.config.timing.door_open_alarm_s
         now = self.ctx.clock.now()
         late = [
@@ -215,6 +201,38 @@ class DoorFlow:
                 tx.set_compartment(cur, why="door.left_open", door_alarmed=True)
                 tx.raise_alarm(AlarmKind.DOOR_LEFT_OPEN, c.number)
         return [c.number for c in late]
+
+    def unanswered(self) -> list[int]:
+        """Compartments CHECKING longer than ``timing.answer_s`` are settled on the safe side: a pickup's document
+        counts as left behind (alarm, order collectable), an old ID as inside (staff take it out and see), a loading
+        as not known (faulty, assignment undone, alarm: no citizen is told of an envelope nobody confirmed)."""
+        limit = self.ctx.config.timing.answer_s
+        now = self.ctx.clock.now()
+        late = [c.number for c in self.ctx.store.compartments() if c.state == CompartmentState.CHECKING]
+        settled = []
+        for number in late:
+            with self.ctx.store.change("system") as tx:
+                c = tx.compartment(number)
+                if c.state != CompartmentState.CHECKING or now - c.changed_at < limit or c.order_id is None:
+                    continue
+                order = tx.order(c.order_id)
+                if c.purpose == OpenPurpose.PICKUP:
+                    handover.left_behind(tx, c, order, Witness.UNANSWERED)
+                elif c.purpose == OpenPurpose.OLD_ID:
+                    handover.old_id_in(tx, c, order, Witness.UNANSWERED)
+                else:
+                    tx.set_compartment(
+                        c,
+                        CompartmentState.FAULTY,
+                        why="load.unconfirmed",
+                        order_id=None,
+                        purpose=None,
+                        reason="envelope not confirmed",
+                    )
+                    tx.set_order(order, why="load.unassigned", compartment=None)
+                    tx.raise_alarm(AlarmKind.INTERRUPTED_CYCLE, number)
+                settled.append(number)
+        return settled
 
     def pump(self, timeout: float = 0.0) -> int:
         """Fetch pending events from the lock bank and handle them; returns how many were handled."""

@@ -6,9 +6,12 @@ from dataclasses import dataclass
 
 from locker import codes
 from locker.errors import BadInput, DoorDidNotOpen, FlowError, NoFreeCompartment, StoreError
+from locker.flows import handover
 from locker.flows.common import FlowContext, open_door
+from locker.flows.handover import Witness
 from locker.model import AlarmKind, Compartment, CompartmentState, Order, OrderState
 from locker.staff import StaffAuth
+from locker.store import Tx
 
 
 @dataclass(frozen=True)
@@ -70,17 +73,54 @@ class LoadingFlow:
                 door_confirmed_at=None,
             )
             tx.set_order(order, why="load.assigned", compartment=comp.number)
-        if open_door(self.ctx, comp.number):
+        return self._open(actor, order_id, comp.number)
+
+    def envelope_inside(self, session_id: str, number: int, inside: bool) -> None:
+        """Staff answer after a loading's door closed on a board without item sensor: inside -> stored (and the
+        citizen is notified); not inside -> the assignment is undone."""
+        session = self.staff.require(session_id, role="loader")
+        with self.ctx.store.change(StaffAuth.actor(session)) as tx:
+            c = self._checking(tx, number)
+            assert c.order_id is not None
+            order = tx.order(c.order_id)
+            if inside:
+                handover.stored(tx, c, order, Witness.STAFF)
+            else:
+                handover.not_loaded(tx, c, order, Witness.STAFF)
+
+    def reopen(self, session_id: str, number: int) -> LoadAssignment:
+        """Open a loading's compartment again before staff answered (e.g. to put the envelope in after all)."""
+        session = self.staff.require(session_id, role="loader")
+        actor = StaffAuth.actor(session)
+        with self.ctx.store.change(actor) as tx:
+            c = self._checking(tx, number)
+            assert c.order_id is not None
+            order_id = c.order_id
+            tx.set_compartment(c, CompartmentState.LOADING, why="load.reopened", door_confirmed_at=None)
+        return self._open(actor, order_id, number)
+
+    @staticmethod
+    def _checking(tx: Tx, number: int) -> Compartment:
+        c = tx.compartment(number)
+        if c.state != CompartmentState.CHECKING or c.purpose is not None or c.order_id is None:
+            raise FlowError(f"compartment {number} is not waiting for a loading's answer").keyed(
+                "staff.err.not_checking", n=number
+            )
+        return c
+
+    def _open(self, actor: str, order_id: str, number: int) -> LoadAssignment:
+        store = self.ctx.store
+        if open_door(self.ctx, number):
             with store.change(actor) as tx:
-                c = tx.compartment(comp.number)
+                c = tx.compartment(number)
                 if c.door_confirmed_at is None:
                     tx.set_compartment(c, why="door.opened", door_confirmed_at=tx.now)
-            return LoadAssignment(order_id, comp.number, cfg.is_reachable(comp.number))
+            return LoadAssignment(order_id, number, self.ctx.config.is_reachable(number))
         with store.change("system") as tx:
-            c = tx.compartment(comp.number)
+            c = tx.compartment(number)
             tx.set_compartment(
                 c, CompartmentState.FAULTY, why="door.did_not_open", order_id=None, reason="did not open"
             )
             tx.set_order(tx.order(order_id), why="load.unassigned", compartment=None)
-            tx.raise_alarm(AlarmKind.DOOR_DID_NOT_OPEN, comp.number)
-        raise DoorDidNotOpen(comp.number)
+            tx.raise_alarm(AlarmKind.DOOR_DID_NOT_OPEN, number)
+        raise DoorDidNotOpen(number)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import enum
+import json
+import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from locker import codes, throttle
 from locker.errors import (
@@ -15,8 +18,20 @@ from locker.errors import (
     Throttled,
     WrongCode,
 )
+from locker.flows import handover
 from locker.flows.common import FlowContext, open_door
-from locker.model import AlarmKind, CompartmentState, OpenPurpose, Order, OrderState
+from locker.flows.handover import Witness
+from locker.model import (
+    AlarmKind,
+    Compartment,
+    CompartmentState,
+    Content,
+    OpenPurpose,
+    Order,
+    OrderState,
+    Statement,
+)
+from locker.store import Tx
 
 
 class CodeMethod(enum.StrEnum):
@@ -136,38 +151,138 @@ class PickupFlow:
             raise NotCollectable("this compartment is out of service; please contact the citizens' office")
 
     # -- step 3: receipt confirmed -> commit -> unlock -> confirm --------------------------------------
-    def confirm_receipt(self, verified: VerifiedPickup) -> int:
-        """Consume the code and commit, then open the door. Returns the compartment number.
+    def confirm_receipt(self, verified: VerifiedPickup, statement: Statement) -> int:
+        """Record the receipt confirmation (method and ``statement``, the text the citizen confirmed) and commit,
+        then open the door. Returns the compartment number. The handover itself is recorded when the door has
+        closed on an empty compartment (``handover.collected``).
 
-        Raises DoorDidNotOpen when the door stayed shut after one checked retry: the compartment is then
-        faulty and an alarm is raised; the order stays in it, collectable with the same codes once staff have freed
-        the lock and enabled the compartment (or staff take it out and hand it over at the office).
+        Raises DoorDidNotOpen when the door stayed shut after one checked retry: the compartment is then faulty and
+        an alarm is raised; the order stays in it, collectable with the same codes once staff have freed the lock
+        and enabled the compartment (or staff hand it over at the counter).
         """
-        store = self.ctx.store
-        with store.change("citizen") as tx:
+        check_statement(statement)
+        with self.ctx.store.change("citizen") as tx:
             order = tx.order(verified.order_id)
             self._check_collectable(order)
-            comp = tx.compartment(verified.compartment)
-            if order.compartment != comp.number:
+            if order.compartment != verified.compartment:
                 raise NotCollectable("this document is not ready for pickup")
-            tx.set_order(order, OrderState.COLLECTING, why="receipt_confirmed", code_used=True, manual_failures=0)
+            receipt = json.dumps({"method": verified.method.value, "statement": statement.as_dict()}, sort_keys=True)
+            tx.audit("pickup.receipt_confirmed", order=order.id, method=verified.method, statement=statement.as_dict())
+            self._start(tx, order, tx.compartment(verified.compartment), receipt=receipt)
+        return self._open(order.id, verified.compartment)
+
+    def open_again(self, verified: VerifiedPickup) -> int:
+        """The citizen asks for the door again in the same visit: the document was left behind (the sensor saw it,
+        or the door closed on a board without sensor and the citizen says it is not taken yet)."""
+        with self.ctx.store.change("citizen") as tx:
+            order = tx.order(verified.order_id)
+            comp = tx.compartment(verified.compartment)
+            unanswered = (
+                comp.state == CompartmentState.CHECKING
+                and comp.purpose == OpenPurpose.PICKUP
+                and comp.order_id == order.id
+                and order.state == OrderState.COLLECTING
+            )
+            if unanswered:
+                tx.set_compartment(comp, CompartmentState.OPENING, why="pickup.reopened", door_confirmed_at=None)
+            else:
+                self._check_collectable(order)
+                if order.compartment != comp.number or not order.receipt:
+                    raise NotCollectable("this document is not ready for pickup")
+                self._start(tx, order, comp)
+            tx.audit("pickup.reopened", order=order.id, compartment=comp.number)
+        return self._open(order.id, verified.compartment)
+
+    def taken(self, verified: VerifiedPickup) -> None:
+        """The citizen says "I have taken my document" after the door closed on a board without item sensor."""
+        with self.ctx.store.change("citizen") as tx:
+            order = tx.order(verified.order_id)
+            comp = tx.compartment(verified.compartment)
+            self._require_checking(comp, OpenPurpose.PICKUP, order.id)
+            handover.collected(tx, comp, order, Witness.CITIZEN)
+
+    def walked_away(self, verified: VerifiedPickup) -> None:
+        """The citizen's screen timed out while the compartment waited for their answer: the safe side, as the
+        answer timer would (``DoorFlow.unanswered``) — a document counts as left behind, an old ID as inside."""
+        with self.ctx.store.change("citizen") as tx:
+            comp = tx.compartment(verified.compartment)
+            order = tx.order(verified.order_id)
+            if comp.state != CompartmentState.CHECKING or comp.order_id != order.id:
+                return  # answered meanwhile, or settled by the timer
+            if comp.purpose == OpenPurpose.PICKUP:
+                handover.left_behind(tx, comp, order, Witness.UNANSWERED)
+            elif comp.purpose == OpenPurpose.OLD_ID:
+                handover.old_id_in(tx, comp, order, Witness.UNANSWERED)
+
+    # -- step 4 (where the city asks for it): the old ID card goes in --------------------------------------
+    def wants_old_id(self, verified: VerifiedPickup) -> bool:
+        return verified.return_old_id and self.ctx.config.policy.old_id_return
+
+    def open_for_old_id(self, verified: VerifiedPickup) -> int:
+        """After the handover, open the now empty compartment again for the old ID card (same visit only: the
+        verified pickup lives in the citizen's screen session)."""
+        if not self.wants_old_id(verified):
+            raise NotCollectable("no old ID card is to be returned for this order")
+        with self.ctx.store.change("citizen") as tx:
+            order = tx.order(verified.order_id)
+            comp = tx.compartment(verified.compartment)
+            empty = comp.state == CompartmentState.FREE and comp.order_id is None and comp.content == Content.NONE
+            if order.state != OrderState.COLLECTED or order.compartment != comp.number or not empty:
+                raise NotCollectable("this compartment cannot take the old ID card now; please ask at the office")
             tx.set_compartment(
                 comp,
                 CompartmentState.OPENING,
-                why="pickup",
-                purpose=OpenPurpose.PICKUP,
-                resume_state=CompartmentState.OCCUPIED,
+                why="old_id",
+                order_id=order.id,
+                purpose=OpenPurpose.OLD_ID,
+                resume_state=CompartmentState.FREE,
                 door_confirmed_at=None,
             )
-            tx.audit("pickup.receipt_confirmed", order=order.id, method=verified.method)
-        if open_door(self.ctx, comp.number):
+        return self._open(order.id, comp.number)
+
+    def old_id_inside(self, verified: VerifiedPickup, inside: bool) -> None:
+        """The citizen's answer after the old-ID door closed on a board without item sensor."""
+        with self.ctx.store.change("citizen") as tx:
+            comp = tx.compartment(verified.compartment)
+            self._require_checking(comp, OpenPurpose.OLD_ID, verified.order_id)
+            if inside:
+                handover.old_id_in(tx, comp, tx.order(verified.order_id), Witness.CITIZEN)
+            else:
+                handover.old_id_not_in(tx, comp, verified.order_id, Witness.CITIZEN)
+
+    # -- the door -----------------------------------------------------------------------------------------
+    @staticmethod
+    def _require_checking(comp: Compartment, purpose: OpenPurpose, order_id: str) -> None:
+        if comp.state != CompartmentState.CHECKING or comp.purpose != purpose or comp.order_id != order_id:
+            raise NotCollectable("there is nothing to confirm for this compartment now")
+
+    @staticmethod
+    def _start(tx: Tx, order: Order, comp: Compartment, **order_fields: Any) -> None:
+        tx.set_order(
+            order, OrderState.COLLECTING, why="receipt_confirmed", code_used=True, manual_failures=0, **order_fields
+        )
+        tx.set_compartment(
+            comp,
+            CompartmentState.OPENING,
+            why="pickup",
+            purpose=OpenPurpose.PICKUP,
+            resume_state=CompartmentState.OCCUPIED,
+            door_confirmed_at=None,
+        )
+
+    def _open(self, order_id: str, number: int) -> int:
+        """Pulse and confirm. A door that stayed shut turns the compartment faulty (alarm) and gives the code back:
+        it never opened a door, so it opens this one again once staff have put it back in order."""
+        store = self.ctx.store
+        if open_door(self.ctx, number):
             with store.change("citizen") as tx:
-                c = tx.compartment(comp.number)
+                c = tx.compartment(number)
                 if c.door_confirmed_at is None:
                     tx.set_compartment(c, why="door.opened", door_confirmed_at=tx.now)
-            return comp.number
+            return number
         with store.change("system") as tx:
-            c = tx.compartment(comp.number)
+            c = tx.compartment(number)
+            old_id = c.purpose == OpenPurpose.OLD_ID
             tx.set_compartment(
                 c,
                 CompartmentState.FAULTY,
@@ -175,8 +290,25 @@ class PickupFlow:
                 purpose=None,
                 resume_state=None,
                 reason="did not open",
+                **({"order_id": None} if old_id else {}),
             )
-            # the door never opened: the code is not spent, and opens the door again once staff put it back in order
-            tx.set_order(tx.order(order.id), OrderState.STORED, why="door.did_not_open", code_used=False)
-            tx.raise_alarm(AlarmKind.DOOR_DID_NOT_OPEN, comp.number)
-        raise DoorDidNotOpen(comp.number)
+            if not old_id:
+                tx.set_order(tx.order(order_id), OrderState.STORED, why="door.did_not_open", code_used=False)
+            tx.raise_alarm(AlarmKind.DOOR_DID_NOT_OPEN, number)
+        raise DoorDidNotOpen(number)
+
+
+_STATEMENT_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+_STATEMENT_VERSION = re.compile(r"[0-9a-z][0-9a-z_.-]{0,63}")
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
+
+
+def check_statement(statement: Statement) -> None:
+    """A receipt statement names its text, wording and language; anything else is refused (BadInput)."""
+    ok = (
+        _STATEMENT_ID.fullmatch(statement.id)
+        and _STATEMENT_VERSION.fullmatch(statement.version)
+        and _LANGUAGE.fullmatch(statement.language)
+    )
+    if not ok:
+        raise BadInput("the receipt statement must name its text, version and language")

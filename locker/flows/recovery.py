@@ -6,9 +6,11 @@ import logging
 from dataclasses import dataclass
 
 from locker.errors import HardwareError
+from locker.flows import handover
 from locker.flows.common import FlowContext
 from locker.flows.doors import DoorFlow
-from locker.model import AlarmKind, CompartmentState, Content, DoorState, OpenPurpose, OrderState
+from locker.flows.handover import Witness
+from locker.model import AlarmKind, Compartment, CompartmentState, Content, DoorState, OpenPurpose, OrderState
 from locker.ports import DoorReading
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,8 @@ class RecoveryFlow:
     * A pickup whose door never confirmed open and reads closed: if an item sensor shows the document is
       still there and the commit is recent (``timing.rearm_window_s``), the code is re-armed (order back to
       ``stored``, code usable again: it never opened a door); otherwise the compartment turns faulty with an
-      INTERRUPTED_CYCLE alarm and the order stays stored with its code consumed, for staff.
+      INTERRUPTED_CYCLE alarm and the order stays stored, for staff; its code is not spent (no door was confirmed
+      open), so it opens the compartment again once staff have enabled it.
     * A loading whose door never confirmed open reads closed: with a document on the item sensor the door opened
       while the station was down, so the opening is recorded and the loading finished (stored); with the sensor
       reading empty the assignment is undone (compartment free again); without an item sensor nobody knows
@@ -36,7 +39,11 @@ class RecoveryFlow:
       INTERRUPTED_CYCLE alarm, for staff.
     * A pickup or return whose door never confirmed open, reads closed, and whose item sensor reads empty
       although the compartment held something: the door opened while the station was down and the person took
-      it out; the opening is recorded and the cycle finished (collected / returned).
+      it out; the opening is recorded and the cycle finished (collected / returned). Likewise an old-ID opening
+      whose sensor now reads an item: the old ID went in (returned).
+    * A pickup or old ID waiting for the citizen's answer (CHECKING) is settled on the safe side at once (left
+      behind / counted inside): the screen that asked is gone. A loading waiting for staff stays: staff log in
+      and answer (or its timer settles it).
     * A return without an item sensor whose door never confirmed open: not known whether the document is out,
       so the compartment turns faulty with an INTERRUPTED_CYCLE alarm, for staff.
     * Otherwise a return or maintenance whose door never opened: the compartment goes back to its previous state.
@@ -73,6 +80,8 @@ class RecoveryFlow:
     def _one(self, number: int, reading: DoorReading) -> str:
         c = self.ctx.store.compartment(number)
         in_cycle = c.state in (CompartmentState.LOADING, CompartmentState.OPENING)
+        if in_cycle and (reading.door == DoorState.OPEN or c.door_confirmed_at is not None):
+            self.doors.orphaned.add(number)  # the cycle goes on, and whoever began it is on no screen now
         if reading.door == DoorState.OPEN:
             if in_cycle:
                 self.doors.opened(number)
@@ -81,6 +90,8 @@ class RecoveryFlow:
                 self.doors.opened(number, uncommanded=True)
                 return "door open outside a cycle: forced"
             return ""
+        if c.state == CompartmentState.CHECKING and c.purpose is not None:
+            return self._unanswerable(number)
         if not in_cycle:
             return self._reconcile_item(number, reading)
         if c.door_confirmed_at is not None:
@@ -88,9 +99,11 @@ class RecoveryFlow:
             return "cycle finished: door closed"
         store = self.ctx.store
         took_out = c.state == CompartmentState.OPENING and c.purpose in (OpenPurpose.PICKUP, OpenPurpose.RETURN)
-        if took_out and reading.item is False and c.content != Content.NONE:
-            # The compartment held something and is empty now: the door opened while the station was down and
-            # the person took it out and closed the door. Record the opening, then finish as the close would.
+        put_in = c.state == CompartmentState.OPENING and c.purpose == OpenPurpose.OLD_ID and reading.item is True
+        if (took_out and reading.item is False and c.content != Content.NONE) or put_in:
+            # The compartment held something and is empty now (or was empty for an old ID and holds one now): the
+            # door opened while the station was down and the person took it out (put it in) and closed the door.
+            # Record the opening, then finish as the close would.
             with store.change("recovery") as tx:
                 tx.set_compartment(tx.compartment(number), why="recovery.opened_while_down", door_confirmed_at=tx.now)
             self.doors.closed(number)
@@ -124,7 +137,7 @@ class RecoveryFlow:
                 return "loading undone"
             if c.purpose == OpenPurpose.PICKUP and c.order_id is not None:
                 order = tx.order(c.order_id)
-                recent = tx.now - self._last_change(number) <= self.ctx.config.timing.rearm_window_s
+                recent = tx.now - c.changed_at <= self.ctx.config.timing.rearm_window_s
                 if reading.item is True and recent and order.state == OrderState.COLLECTING:
                     tx.set_compartment(
                         c, CompartmentState.OCCUPIED, why="recovery.rearmed", purpose=None, resume_state=None
@@ -139,26 +152,41 @@ class RecoveryFlow:
                     resume_state=None,
                     reason="handover interrupted",
                 )
-                if order.state == OrderState.COLLECTING:
-                    tx.set_order(order, OrderState.STORED, why="recovery.interrupted")
+                if order.state == OrderState.COLLECTING:  # no door was confirmed open: the code is not spent
+                    tx.set_order(order, OrderState.STORED, why="recovery.interrupted", code_used=False)
                 tx.raise_alarm(AlarmKind.INTERRUPTED_CYCLE, number)
                 return "pickup interrupted: faulty"
-            if c.purpose == OpenPurpose.RETURN and reading.item is None:
-                # No item sensor: the document may be out already. Not known, so staff look.
+            if c.purpose in (OpenPurpose.RETURN, OpenPurpose.OLD_ID) and reading.item is None:
+                # No item sensor: the document may be out already (the old ID may be in). Not known, so staff look.
                 tx.set_compartment(
                     c,
                     CompartmentState.FAULTY,
                     why="recovery.interrupted",
                     purpose=None,
                     resume_state=None,
-                    reason="return interrupted",
+                    reason=f"{c.purpose} interrupted",
+                    **_maybe_old_id(c),
                 )
                 tx.raise_alarm(AlarmKind.INTERRUPTED_CYCLE, number)
-                return "return interrupted: faulty"
+                return f"{c.purpose} interrupted: faulty"
             resume = c.resume_state or CompartmentState.FREE
-            tx.set_compartment(c, resume, why="recovery.cycle_undone", purpose=None, resume_state=None)
+            dropped = {"order_id": None} if c.purpose == OpenPurpose.OLD_ID else {}  # the old ID never went in
+            tx.set_compartment(c, resume, why="recovery.cycle_undone", purpose=None, resume_state=None, **dropped)
         fault = self._reconcile_item(number, reading)
         return f"cycle undone; {fault}" if fault else "cycle undone"
+
+    def _unanswerable(self, number: int) -> str:
+        """A pickup's (or old ID's) closed door waited for the citizen's answer: the screen that asked went with the
+        restart, so no answer can come. Settled on the safe side now, as the answer timer would."""
+        with self.ctx.store.change("recovery") as tx:
+            c = tx.compartment(number)
+            assert c.order_id is not None
+            order = tx.order(c.order_id)
+            if c.purpose == OpenPurpose.PICKUP:
+                handover.left_behind(tx, c, order, Witness.UNANSWERED)
+                return "pickup unanswered: left behind"
+            handover.old_id_in(tx, c, order, Witness.UNANSWERED)
+            return "old ID unanswered: counted inside"
 
     def _reconcile_item(self, number: int, reading: DoorReading) -> str:
         """Outside a door cycle, an item sensor that contradicts the record is a fault (the same rule as at run
@@ -171,10 +199,6 @@ class RecoveryFlow:
             return ""
         self.doors.item(number, reading.item)
         return "item sensor disagrees: faulty"
-
-    def _last_change(self, number: int) -> float:
-        r = self.ctx.store.database.query_one("SELECT updated_at FROM compartments WHERE number = ?", (number,))
-        return float(r["updated_at"]) if r else 0.0
 
     def _fault(self, number: int, reason: str) -> None:
         with self.ctx.store.change("recovery") as tx:
@@ -191,7 +215,14 @@ class RecoveryFlow:
                     purpose=None,
                     resume_state=None,
                     reason=reason,
+                    **_maybe_old_id(c),
                 )
                 if order is not None and order.state == OrderState.COLLECTING:
-                    tx.set_order(order, OrderState.STORED, why="recovery.interrupted")
+                    tx.set_order(order, OrderState.STORED, why="recovery.interrupted", code_used=False)
             tx.raise_alarm(AlarmKind.INTERRUPTED_CYCLE, number)
+
+
+def _maybe_old_id(c: Compartment) -> dict[str, Content]:
+    """An old-ID opening cut short: the card may be inside, so the compartment counts as holding it (staff take it
+    out, and see)."""
+    return {"content": Content.OLD_ID} if c.purpose == OpenPurpose.OLD_ID else {}

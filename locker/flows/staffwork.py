@@ -8,7 +8,8 @@ from locker.model import AlarmKind, Compartment, CompartmentState, Content, Open
 from locker.remote import Receipt
 from locker.staff import StaffAuth
 
-_BUSY = (CompartmentState.LOADING, CompartmentState.OPENING)
+# In a door cycle, or waiting for the answer of the person who just closed the door: not for staff to act on.
+_BUSY = (CompartmentState.LOADING, CompartmentState.OPENING, CompartmentState.CHECKING)
 
 
 def _reason(text: str) -> str:
@@ -163,6 +164,7 @@ class StaffWorkFlow:
                 AlarmKind.SENSOR_DISAGREES,
                 AlarmKind.INTERRUPTED_CYCLE,
                 AlarmKind.DOOR_LEFT_OPEN,
+                AlarmKind.DOCUMENT_LEFT_BEHIND,
             ):
                 tx.clear_alarm(kind, number)
             if receipt is not None:

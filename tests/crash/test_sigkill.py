@@ -26,7 +26,7 @@ from locker.errors import NotCollectable
 from locker.model import LIVE, AlarmKind, CompartmentState, Content, NewOrder, OpenPurpose, Order, OrderState, Size
 from locker.store import Store
 from tests.crash import writer
-from tests.harness import DAY, Codes, Station, make_station, station_config
+from tests.harness import DAY, STATEMENT, Codes, Station, make_station, station_config
 
 N_ORDERS = 48  # one per compartment, all stored in the template
 TRIALS = 200
@@ -229,8 +229,8 @@ def check_station(database: Database, tpl: Template, acked: set[str], *, settled
             assert c.order_id == o.id, f"{ctx}: {o.id} stored in {c.number}, which holds {c.order_id}"
             if c.state == CompartmentState.OCCUPIED:
                 assert not o.code_used, f"{ctx}: {o.id} stored and ready but its code is consumed"
-            else:  # only recovery of a handover that never opened the door and lost the document sensor
-                assert settled and c.state == CompartmentState.FAULTY and o.code_used, (
+            else:  # only recovery of a handover whose door was never confirmed open, without a sensor to tell
+                assert settled and c.state == CompartmentState.FAULTY and not o.code_used, (
                     f"{ctx}: {o.id} stored in compartment {c.number} which is {c.state}"
                 )
 
@@ -316,6 +316,10 @@ def check_trial(tpl: Template, db: Path, run: Run, rng: random.Random, ctx: str)
             bank.take_item(number)
             bank.close(number)
     station.pump()
+    # Without item sensors the closed door waits for the citizen's "taken", and the screen that would ask is gone
+    # with the restart: the answer timer settles it on the safe side (left behind, collectable, alarm).
+    clock.advance(cfg.timing.answer_s + 1)
+    station.flows.doors.check_timers()
     after = check_station(station.database, tpl, acked, settled=True, ctx=ctx + " after recovery")
     assert after.ids(OrderState.COLLECTED) >= raw.ids(OrderState.COLLECTED), f"{ctx}: recovery undid a handover"
     kept = station.database.query_one("SELECT hash FROM audit WHERE seq = ?", (raw.audit_size,))
@@ -324,7 +328,13 @@ def check_trial(tpl: Template, db: Path, run: Run, rng: random.Random, ctx: str)
     outcome = "none"
     if in_flight is not None:
         o = after.orders[in_flight]
-        if world.endswith(("open", "closed-empty")) or world.startswith("confirmed:"):
+        if not sensors and (world.endswith("open") or world.startswith("confirmed:")):
+            # the door opened, but nobody can say the document was taken: left behind, collectable, alarm
+            outcome = "left behind"
+            assert o.state == OrderState.STORED and not o.code_used, f"{ctx}: {world}: {o}"
+            assert station.store.compartment(o.compartment or 0).state == CompartmentState.OCCUPIED
+            assert AlarmKind.DOCUMENT_LEFT_BEHIND in {a[0] for a in station.store.open_alarms()}
+        elif world.endswith(("open", "closed-empty")) or world.startswith("confirmed:"):
             # open now, seen open before the crash, or empty now: the handover happened
             outcome = "collected"
             assert o.state == OrderState.COLLECTED, f"{ctx}: {world}: {o}"
@@ -333,8 +343,8 @@ def check_trial(tpl: Template, db: Path, run: Run, rng: random.Random, ctx: str)
             assert o.state == OrderState.STORED and not o.code_used, f"{ctx}: {world}: {o}"
             assert station.store.compartment(o.compartment or 0).state == CompartmentState.OCCUPIED
         else:
-            outcome = "faulty"
-            assert o.state == OrderState.STORED and o.code_used, f"{ctx}: {world}: {o}"
+            outcome = "faulty"  # the code is not spent: no door was confirmed open
+            assert o.state == OrderState.STORED and not o.code_used, f"{ctx}: {world}: {o}"
             assert station.store.compartment(o.compartment or 0).state == CompartmentState.FAULTY
             assert AlarmKind.INTERRUPTED_CYCLE in {a[0] for a in station.store.open_alarms()}
 
@@ -343,15 +353,22 @@ def check_trial(tpl: Template, db: Path, run: Run, rng: random.Random, ctx: str)
         with pytest.raises(NotCollectable):
             station.flows.pickup.verify(station.flows.pickup.scan_qr(tpl.payloads[used]))
     # The station still works: one more pickup, preferably of a re-armed code.
-    ready = sorted(o.id for o in after.orders.values() if o.state == OrderState.STORED and not o.code_used)
+    ready = sorted(
+        o.id
+        for o in after.orders.values()
+        if o.state == OrderState.STORED
+        and not o.code_used
+        and station.store.compartment(o.compartment or 0).state == CompartmentState.OCCUPIED
+    )
     if ready:
-        oid = in_flight if outcome == "re-armed" and in_flight is not None else rng.choice(ready)
-        number = station.flows.pickup.confirm_receipt(
-            station.flows.pickup.verify(station.flows.pickup.scan_qr(tpl.payloads[oid]))
-        )
+        oid = in_flight if outcome in ("re-armed", "left behind") and in_flight is not None else rng.choice(ready)
+        verified = station.flows.pickup.verify(station.flows.pickup.scan_qr(tpl.payloads[oid]))
+        number = station.flows.pickup.confirm_receipt(verified, STATEMENT)
         bank.take_item(number)
         bank.close(number)
         station.pump()
+        if not sensors:  # the citizen says "I have taken my document" on the screen
+            station.flows.pickup.taken(verified)
         done = station.store.order(oid)
         assert done is not None and done.state == OrderState.COLLECTED, f"{ctx}: pickup after recovery: {done}"
         assert audit.verify(station.database).ok

@@ -19,7 +19,7 @@ from locker.errors import WrongCode
 from locker.flows import Flows
 from locker.model import CompartmentState
 from locker.store import Store
-from tests.harness import station_config
+from tests.harness import STATEMENT, station_config
 
 # Lines the writer puts on its pipe (each one os.write() of < PIPE_BUF bytes, so never torn):
 BEGIN = b"B"  # about to BEGIN IMMEDIATE
@@ -74,7 +74,7 @@ def pickups(db_path: Path, n_compartments: int, payloads: Sequence[str], fd: int
             else:
                 raise AssertionError("a wrong QR token was accepted")
         verified = flows.pickup.verify(flows.pickup.scan_qr(payload))
-        number = flows.pickup.confirm_receipt(verified)  # commit (code consumed), unlock, commit (door open)
+        number = flows.pickup.confirm_receipt(verified, STATEMENT)  # commit (code consumed), unlock, commit (door open)
         bank.take_item(number)
         bank.close(number)
         flows.doors.pump(0)  # the close: commit (order collected, compartment free)

@@ -181,6 +181,10 @@ class World:
         time.sleep(self.rng.uniform(0.0, 0.1))
         mark("door closed")
         self.st.hw.close(n)
+        self._until(k, lambda: self.compartment(n)["state"] in ("occupied", "checking"), f"compartment {n} closed")
+        if self.compartment(n)["state"] == "checking":  # no item sensor: staff say the envelope is inside
+            mark("envelope confirmed")
+            assert self._post(k, "/staff/act", {"op": f"inside:{n}"}).status_code == 303
         self._until(k, lambda: self.compartment(n)["state"] == "occupied", f"compartment {n} occupied")
         mark("stored, logging out")
         assert self._post(k, "/staff/logout", {}).status_code == 303
@@ -208,6 +212,10 @@ class World:
         time.sleep(self.rng.uniform(0.0, 0.1))
         mark("door closed")
         self.st.hw.close(n)
+        self._until(k, lambda: self.compartment(n)["state"] != "opening", f"door {n} to close")
+        if self.compartment(n)["state"] == "checking":  # no item sensor: the citizen says "I have taken it"
+            mark("taken confirmed")
+            assert self._post(k, "/act", {"op": "taken:"}).status_code == 303
         self._until(k, lambda: self.order(o.order_id)["state"] == "collected", f"{o.order_id} collected")
         mark("collected")
         return n
@@ -277,6 +285,19 @@ class World:
             "closed doors to finish their cycles",
             self.daemon,
         )
+        self.answer_loadings()
+
+    def answer_loadings(self) -> None:
+        """Loadings on boards without item sensor wait for staff: they log in and say what they see inside."""
+        query = "SELECT number FROM compartments WHERE state = 'checking' AND purpose IS NULL"
+        waiting = [int(r["number"]) for r in self.rows(query)]
+        if not waiting:
+            return
+        assert self._post(None, "/staff/login", {"badge": self.badge, "pin": STAFF_PIN}).status_code == 303
+        for n in waiting:
+            answer = "inside" if self.st.hw.has_item(n) else "empty"
+            assert self._post(None, "/staff/act", {"op": f"{answer}:{n}"}).status_code == 303
+        assert self._post(None, "/staff/logout", {}).status_code == 303
 
     def check_consistent(self) -> None:
         """Settled: no cycle, orders and compartments agree, the wall agrees with the database."""

@@ -24,7 +24,7 @@ from backend_sync.keys import KioskKeys
 from firmware_bridge.sim.memory_bank import MemoryLockBank
 from locker import audit, codes
 from locker.clock import ManualClock
-from tests.harness import Station, station_config
+from tests.harness import STATEMENT, Station, station_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,14 +96,14 @@ class Kiosk:
     def pickup_qr(self, payload: str) -> int:
         """Scan the QR payload, verify, confirm receipt: the door opens; returns its compartment."""
         p = self.station.flows.pickup
-        n = p.confirm_receipt(p.verify(p.scan_qr(payload)))
+        n = p.confirm_receipt(p.verify(p.scan_qr(payload)), STATEMENT)
         self.station.pump()
         return n
 
     def pickup_manual(self, pickup_number: str, pin: str) -> int:
         """Type the pickup number and PIN, verify, confirm receipt: the door opens; returns its compartment."""
         p = self.station.flows.pickup
-        n = p.confirm_receipt(p.verify(p.enter_manual(pickup_number, pin)))
+        n = p.confirm_receipt(p.verify(p.enter_manual(pickup_number, pin)), STATEMENT)
         self.station.pump()
         return n
 

@@ -26,7 +26,7 @@ from locker import audit
 from locker.clock import ManualClock
 from locker.errors import NotCollectable
 from locker.model import OrderState, Size
-from tests.harness import DAY, Codes, Station, station_config
+from tests.harness import DAY, STATEMENT, Codes, Station, station_config
 from tests.hub.servers import ADMIN_PASSWORD, HubProcess
 
 DEVICE = "test-1"
@@ -95,7 +95,7 @@ def event_count(store: HubStore, **where: str) -> int:
 
 
 def pick_up(st: Station, order: CreatedOrder) -> int:
-    n = st.flows.pickup.confirm_receipt(st.flows.pickup.verify(st.flows.pickup.scan_qr(order.qr_payload)))
+    n = st.flows.pickup.confirm_receipt(st.flows.pickup.verify(st.flows.pickup.scan_qr(order.qr_payload)), STATEMENT)
     st.pump()
     st.bank.take_item(n)
     st.bank.close(n)

@@ -1,8 +1,10 @@
-"""Property test: random loads, pickups with right and wrong codes, door events, faults and restarts."""
+"""Property test: random loads, pickups with right and wrong codes, left-behind documents, boards with and without
+item sensors, old ID cards, door events, faults and restarts."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,8 +21,9 @@ from locker.errors import (
     FlowError,
     SessionError,
 )
-from locker.model import IN_COMPARTMENT, CompartmentState, NewOrder, OrderState, Size
-from tests.harness import DAY, Codes, Station, make_station
+from locker.flows import VerifiedPickup
+from locker.model import IN_COMPARTMENT, CompartmentState, Content, NewOrder, OpenPurpose, OrderState, Size
+from tests.harness import DAY, STATEMENT, Codes, Station, make_station
 
 N_ORDERS = 10
 N_COMPARTMENTS = 4
@@ -49,10 +52,13 @@ class StationMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.dir = Path(tempfile.mkdtemp(prefix="wibox-prop-"))
-        self.s = make_station(self.dir, n=N_COMPARTMENTS)
+        self.s = make_station(self.dir, n=N_COMPARTMENTS, old_id_return=True)
         self.sid = self.s.staff_session()
         self.announced: set[int] = set()
-        self.opens: dict[str, int] = {}  # pickups that opened a door, per order
+        # The physical world, as the people in it know it: whose document lies in which compartment, which
+        # compartments hold a returned old ID card.
+        self.inside: dict[int, str] = {}
+        self.old_ids: set[int] = set()
 
     def teardown(self) -> None:
         self.s.database.close()
@@ -71,12 +77,19 @@ class StationMachine(RuleBasedStateMachine):
         return badge.payload
 
     # -- rules ------------------------------------------------------------------------------------------
-    @initialize(loaded=st.integers(0, 3))
-    def some_orders_waiting(self, loaded: int) -> None:
+    @initialize(loaded=st.integers(0, 3), sensors=st.booleans())
+    def some_orders_waiting(self, loaded: int, sensors: bool) -> None:
+        if not sensors:  # a board without item sensors (xor-8a, Modbus relays, GPIO): people answer instead
+            self.s.database.close()
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = Path(tempfile.mkdtemp(prefix="wibox-prop-"))
+            self.s = make_station(self.dir, n=N_COMPARTMENTS, item_sensors=False, old_id_return=True)
+            self.sid = self.s.staff_session()
+        event(f"item sensors: {sensors}")
         for i in range(5):
             self.announce(i, Size.S, i % 2 == 0)
         for i in range(loaded):
-            self.load(i * 5 + 1, True)
+            self.load(i * 5 + 1, True, "truth")
 
     @rule(i=st.integers(0, N_ORDERS - 1), size=st.sampled_from(list(Size)), reachable=st.booleans())
     def announce(self, i: int, size: Size, reachable: bool) -> None:
@@ -92,7 +105,7 @@ class StationMachine(RuleBasedStateMachine):
                     "id_card",
                     size,
                     reachable,
-                    False,
+                    i % 3 == 0,  # some orders ask for the old ID card back
                     now,
                     now + 3 * DAY,
                     issued.qr_verifier,
@@ -107,31 +120,95 @@ class StationMachine(RuleBasedStateMachine):
         ids = [int(o.id[4:]) for o in self.s.store.orders([state])]
         return ids[k % len(ids)] if ids and k % 5 else k % N_ORDERS
 
-    @rule(k=st.integers(0, 99), put_item=st.booleans())
-    def load(self, k: int, put_item: bool) -> None:
+    def _sensed(self) -> bool:
+        return self.s.bank.item_sensors
+
+    def _checking(self, n: int) -> bool:
+        return self.s.store.compartment(n).state == CompartmentState.CHECKING
+
+    @rule(k=st.integers(0, 99), put_item=st.booleans(), answer=st.sampled_from(["truth", "none", "reopen"]))
+    def load(self, k: int, put_item: bool, answer: str) -> None:
         c, _ = POOL[self._pick(k, OrderState.ANNOUNCED)]
         try:
             a = self.s.flows.loading.scan_label(self._session(), codes.label_payload(c.order_id))
         except (FlowError, BadInput):
             return
+        except DoorDidNotOpen:
+            event("load door did not open")
+            return
         event("load opened a door")
-        self.s.pump()
-        if put_item:
-            self.s.bank.put_item(a.compartment)
-        self.s.bank.close(a.compartment)
-        self.s.pump()
+        n = a.compartment
+        self._close(n, put=c.order_id if put_item else None)
+        if not self._checking(n):
+            return
+        if answer == "reopen":
+            try:
+                self.s.flows.loading.reopen(self._session(), n)
+            except DoorDidNotOpen:
+                return
+            self._close(n, put=c.order_id)
+            put_item = True
+        if answer != "none":  # staff answer what they see ("none": they walk away; the timer settles it)
+            self.s.flows.loading.envelope_inside(self._session(), n, put_item)
 
-    def _after_open(self, order_id: str, n: int, take: bool) -> None:
-        self.opens[order_id] = self.opens.get(order_id, 0) + 1
-        event("pickup opened a door")
+    def _close(self, n: int, *, put: str | None = None, take: bool = False, old_id: bool = False) -> None:
+        """A person at the open door: puts a document (or an old ID card) in, or takes what is there out; closes
+        the door."""
         self.s.pump()
+        if put is not None:
+            self.s.bank.put_item(n)
+            self.inside[n] = put
+        if old_id:
+            self.s.bank.put_item(n)
+            self.old_ids.add(n)
         if take:
             self.s.bank.take_item(n)
+            self.inside.pop(n, None)
+            self.old_ids.discard(n)
         self.s.bank.close(n)
         self.s.pump()
 
-    @rule(k=st.integers(0, 99), right=st.booleans(), take=st.booleans())
-    def pickup_qr(self, k: int, right: bool, take: bool) -> None:
+    def _pickup(self, v: VerifiedPickup, take: bool, answer: str, old_id: bool) -> None:
+        try:
+            n = self.s.flows.pickup.confirm_receipt(v, STATEMENT)
+        except DoorDidNotOpen:
+            event("pickup door did not open")
+            return
+        except CodeError:
+            return
+        event("pickup opened a door")
+        self._close(n, take=take)
+        if self._checking(n):
+            if answer == "truth" and take:
+                self.s.flows.pickup.taken(v)
+            elif answer == "truth":
+                with contextlib.suppress(DoorDidNotOpen):
+                    self.s.flows.pickup.open_again(v)
+                    self._close(n, take=True)
+                    self.s.flows.pickup.taken(v)
+            elif answer == "walk":
+                self.s.flows.pickup.walked_away(v)
+        o = self.s.store.order(v.order_id)
+        if not take or o is None or o.state != OrderState.COLLECTED or not old_id:
+            event("left behind" if not take else "taken")
+            return
+        try:
+            self.s.flows.pickup.open_for_old_id(v)
+        except (CodeError, DoorDidNotOpen):
+            return
+        event("old ID door opened")
+        self._close(n, old_id=True)
+        if self._checking(n):
+            self.s.flows.pickup.old_id_inside(v, True)
+
+    @rule(
+        k=st.integers(0, 99),
+        right=st.booleans(),
+        take=st.booleans(),
+        answer=st.sampled_from(["truth", "walk", "none"]),
+        old_id=st.booleans(),
+    )
+    def pickup_qr(self, k: int, right: bool, take: bool, answer: str, old_id: bool) -> None:
         c, _ = POOL[self._pick(k, OrderState.STORED)]
         qr = c.qr if right else codes.QrCode(c.order_id, codes.new_token()).payload
         try:
@@ -139,14 +216,7 @@ class StationMachine(RuleBasedStateMachine):
         except CodeError:
             return
         assert right, "a wrong QR token was accepted"
-        try:
-            n = self.s.flows.pickup.confirm_receipt(v)
-        except DoorDidNotOpen:
-            event("pickup door did not open")
-            return
-        except CodeError:
-            return
-        self._after_open(c.order_id, n, take)
+        self._pickup(v, take, answer, old_id)
 
     @rule(k=st.integers(0, 99), right=st.booleans())
     def pickup_manual(self, k: int, right: bool) -> None:
@@ -158,11 +228,7 @@ class StationMachine(RuleBasedStateMachine):
             event("manual code refused")
             return
         assert right, "a wrong PIN was accepted"
-        try:
-            n = self.s.flows.pickup.confirm_receipt(v)
-        except (DoorDidNotOpen, CodeError):
-            return
-        self._after_open(c.order_id, n, True)
+        self._pickup(v, True, "truth", False)
 
     @rule(n=st.integers(1, N_COMPARTMENTS), jammed=st.booleans())
     def jam(self, n: int, jammed: bool) -> None:
@@ -194,9 +260,7 @@ class StationMachine(RuleBasedStateMachine):
             self.s.flows.staffwork.take_out(self._session(), n)
         except (DoorDidNotOpen, FlowError):
             return
-        self.s.bank.take_item(n)
-        self.s.bank.close(n)
-        self.s.pump()
+        self._close(n, take=True)
 
     @rule(hours=st.integers(1, 48))
     def time_passes(self, hours: int) -> None:
@@ -237,8 +301,54 @@ class StationMachine(RuleBasedStateMachine):
 
     # -- invariants -------------------------------------------------------------------------------------
     @invariant()
-    def a_code_opens_at_most_once(self) -> None:
-        assert all(v <= 1 for v in self.opens.values()), self.opens
+    def a_collected_orders_document_is_out(self) -> None:
+        """A collected order's compartment is empty or holds only its returned old ID card."""
+        for o in self.s.store.orders([OrderState.COLLECTED]):
+            assert o.id not in self.inside.values(), f"{o.id} collected but its document is still inside"
+        for c in self.s.store.compartments():
+            if c.content == Content.OLD_ID:
+                assert c.state != CompartmentState.FREE, c
+
+    @invariant()
+    def no_stored_without_a_confirmed_envelope(self) -> None:
+        confirmed = {e.event["order"] for e in audit.entries(self.s.database) if e.event["type"] == "load.inside"}
+        for o in self.s.store.orders([OrderState.STORED]):
+            assert o.id in confirmed, f"{o.id} stored without a confirmed envelope"
+            if self._sensed():  # the sensor cannot be wrong here: the envelope is physically there
+                assert o.compartment is not None and self.inside.get(o.compartment) == o.id, (o, self.inside)
+
+    @invariant()
+    def a_code_is_spent_only_by_a_door_confirmed_open(self) -> None:
+        history = [e.event for e in audit.entries(self.s.database)]
+        for o in self.s.store.orders():
+            if not o.code_used:
+                continue
+            assert o.state in (OrderState.COLLECTING, OrderState.COLLECTED), o
+            if o.state != OrderState.COLLECTED:
+                continue
+            start = max(
+                i
+                for i, ev in enumerate(history)
+                if ev["type"] == "order.state" and ev["order"] == o.id and ev["to"] == OrderState.COLLECTING
+            )
+            assert any(
+                ev.get("compartment") == o.compartment and ev.get("door_confirmed_at") is not None
+                for ev in history[start:]
+            ), f"{o.id} collected, but no door was confirmed open since its receipt"
+
+    @invariant()
+    def every_proof_names_its_method_and_statement(self) -> None:
+        for r in self.s.database.query("SELECT body FROM outbox WHERE kind = 'collected'"):
+            proof = json.loads(r["body"])["proof"]
+            assert proof["method"] in ("qr", "manual"), proof
+            assert proof["statement"] == STATEMENT.as_dict(), proof
+            assert proof["taken"] in ("sensor", "citizen"), proof
+
+    @invariant()
+    def nothing_in_a_cycle_between_rules_but_unanswered_questions(self) -> None:
+        for c in self.s.store.compartments():
+            if c.state == CompartmentState.CHECKING:
+                assert not self._sensed() and c.purpose in (None, OpenPurpose.PICKUP, OpenPurpose.OLD_ID), c
 
     @invariant()
     def a_compartment_holds_at_most_one_order(self) -> None:

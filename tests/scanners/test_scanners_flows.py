@@ -11,7 +11,7 @@ from firmware_bridge.scanners.hub import HubEvent, ScanHub, StatusChange
 from locker.clock import SystemClock
 from locker.model import AlarmKind
 from locker.ports import Scan
-from tests.harness import make_station
+from tests.harness import STATEMENT, make_station
 from tests.scanners.test_scanners_camera import WAIT_S, _video
 
 
@@ -48,6 +48,6 @@ def test_camera_failure_reported_to_flows_manual_path_stays(tmp_path: Path) -> N
     assert any(k == AlarmKind.SCANNER_FAILED for k, _c, _b, _t in st.store.open_alarms())
     # The citizen types the code instead.
     v = st.flows.pickup.verify(st.flows.pickup.enter_manual(codes.pickup_number, codes.pin))
-    assert st.flows.pickup.confirm_receipt(v) == n
+    assert st.flows.pickup.confirm_receipt(v, STATEMENT) == n
     st.flows.health.report("camera", True)
     assert st.flows.health.failed() == []

@@ -17,7 +17,7 @@ from locker import audit, codes
 from locker.errors import FlowError, WrongCode
 from locker.flows.bundle import ApplyResult, load_time_floor
 from locker.model import AlarmKind, NewOrder, OrderState, Size, StaffAccount
-from tests.harness import DAY, Codes
+from tests.harness import DAY, STATEMENT, Codes
 from tests.sync.rig import SHARED_PIN_VERIFIER, Rig, make_rig, order
 
 STAFF_PIN = "424242"
@@ -215,9 +215,11 @@ def test_round_trip_code_opens_compartment(rig: Rig) -> None:
     stored = rig.st.store.order("ORD-QR")
     assert stored is not None and stored.state == OrderState.STORED
 
-    assert pickup.confirm_receipt(pickup.verify(pickup.scan_qr(by_qr.qr))) == n_qr
+    assert pickup.confirm_receipt(pickup.verify(pickup.scan_qr(by_qr.qr)), STATEMENT) == n_qr
     assert rig.st.bank.is_open(n_qr)
-    assert pickup.confirm_receipt(pickup.verify(pickup.enter_manual(by_pin.pickup_number, by_pin.pin))) == n_pin
+    assert (
+        pickup.confirm_receipt(pickup.verify(pickup.enter_manual(by_pin.pickup_number, by_pin.pin)), STATEMENT) == n_pin
+    )
     assert rig.st.bank.is_open(n_pin)
     assert audit.verify(rig.st.database).ok
 
@@ -237,7 +239,7 @@ def test_every_event_the_station_writes_fits_the_hubs_schema(rig: Rig) -> None:
     picked = rig_order_with_codes(rig, "ORD-7")
     m = st.load(sid, picked)
     v = st.flows.pickup.verify(st.flows.pickup.scan_qr(picked.qr))
-    assert st.flows.pickup.confirm_receipt(v) == m
+    assert st.flows.pickup.confirm_receipt(v, STATEMENT) == m
     st.pump()
     st.bank.take_item(m)
     st.bank.close(m)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 from playwright.sync_api import Page
 
-from kiosk_ui.citizen import CitizenSession
+from kiosk_ui.citizen_session import CitizenSession
 from kiosk_ui.errors import ErrorKind
 from kiosk_ui.screens import Field, Screen, StaffScreen
 from tests.ui.rig import Kiosk

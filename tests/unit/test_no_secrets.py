@@ -18,7 +18,7 @@ from locker import codes
 from locker.errors import WrongCode
 from locker.flows import VerifiedPickup
 from locker.model import OrderState
-from tests.harness import Station, make_station
+from tests.harness import STATEMENT, Station, make_station
 
 N_ORDERS = 200
 N_LOADED = 40
@@ -193,13 +193,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     pickup = st.flows.pickup
     for c in orders[:3]:  # QR + date of birth typed on the keypad (DDMMYYYY)
         v = pickup.verify(pickup.scan_qr(c.qr), dob_forms(c.dob)["DDMMYYYY"].decode())
-        n = pickup.confirm_receipt(v)
+        n = pickup.confirm_receipt(v, STATEMENT)
         st.bank.take_item(n)
         st.bank.close(n)
         st.pump()
     for c in orders[3:6]:  # pickup number + PIN + ISO date of birth
         v = pickup.verify(pickup.enter_manual(c.pickup_number, c.pin), c.dob)
-        n = pickup.confirm_receipt(v)
+        n = pickup.confirm_receipt(v, STATEMENT)
         st.bank.take_item(n)
         st.bank.close(n)
         st.pump()

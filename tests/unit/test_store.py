@@ -17,7 +17,7 @@ from locker.flows import Flows
 from locker.migrations import MIGRATIONS, Migration, applied, migrate
 from locker.model import CompartmentState, OrderState
 from locker.store import Store
-from tests.harness import make_station, station_config
+from tests.harness import STATEMENT, make_station, station_config
 
 V1 = Path(__file__).resolve().parents[1] / "data" / "wibox-v1.db"
 V1_QR = "WIBOX1:ORD-OLD1:ATBC57LVDHTOESZ74HOLZCSIXI"
@@ -74,7 +74,7 @@ def test_upgrade_checked_in_v1_database(tmp_path: Path) -> None:
     # The upgraded station still hands the old order over with its old QR code.
     bank = MemoryLockBank([1, 2], clock)
     flows = Flows(store, bank, clock, cfg)
-    n = flows.pickup.confirm_receipt(flows.pickup.verify(flows.pickup.scan_qr(V1_QR)))
+    n = flows.pickup.confirm_receipt(flows.pickup.verify(flows.pickup.scan_qr(V1_QR)), STATEMENT)
     bank.close(n)
     flows.doors.pump(0)
     got = store.order("ORD-OLD1")
@@ -172,7 +172,7 @@ def test_outbox_booleans_written_before_0006_become_json_booleans(tmp_path: Path
                 (event_id, kind, json.dumps(body, sort_keys=True, separators=(",", ":"))),
             )
         conn.execute("UPDATE outbox SET delivered_at = 5 WHERE id = 'a2'")  # delivered: history, left as it was
-    assert migrate(d) == ["0006_outbox_refusals_and_booleans"]
+    assert migrate(d)[0] == "0006_outbox_refusals_and_booleans"
     got = {r["id"]: json.loads(r["body"]) for r in d.query("SELECT id, body FROM outbox")}
     assert got["a1"]["raised"] is True and got["c1"]["old_id_returned"] is False
     assert got["a2"]["raised"] == 0

@@ -14,7 +14,7 @@ from locker import codes, throttle
 from locker.config import ThrottleConfig
 from locker.errors import SecondFactorLocked, Throttled, WrongCode
 from locker.model import AlarmKind
-from tests.harness import Station, make_station
+from tests.harness import STATEMENT, Station, make_station
 
 LIVE_CODES = 200
 PICKUP_NUMBERS = 10**8
@@ -102,7 +102,7 @@ def test_a_stolen_qr_letter_does_not_reveal_the_date_of_birth(dob_station: Stati
     # Staff reset the order's counters (the citizen came to the counter with an ID); the QR code works again.
     st.flows.staffwork.reset_manual_path(st.staff_session(), c.order_id)
     v = st.flows.pickup.verify(st.flows.pickup.scan_qr(c.qr), "17051990", identity="citizen")
-    assert st.flows.pickup.confirm_receipt(v) == n
+    assert st.flows.pickup.confirm_receipt(v, STATEMENT) == n
 
 
 def test_wrong_second_factors_are_throttled_and_raise_the_alarm(dob_station: Station) -> None:

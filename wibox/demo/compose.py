@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from firmware_bridge.sim.station import SimulatedWall
 from locker import codes
 from locker.config import StationConfig, parse_config
 from locker.daemon import Daemon
-from locker.model import Order, OrderState
+from locker.flows import Flows
+from locker.model import CompartmentState, Order, OrderState
 from locker.sdnotify import InProcessNotify
 from wibox.build import BuiltStation, build_station
 from wibox.demo.common import DEVICE, MARKER, POLL_S, STAFF, DemoClock, DemoError, listen, poll, wait_for
@@ -247,9 +249,18 @@ class DemoSystem:
         a = self.daemon.station.call(lambda f: f.loading.scan_label(sid, codes.label_payload(order.order)))
         self.hardware.set_item(a.compartment, True)
         self.hardware.close(a.compartment)
+        self.answer(a.compartment, lambda f: f.loading.envelope_inside(sid, a.compartment, True))
         wait_for(lambda: self.state(order.order) == OrderState.STORED, 5, f"{order.reference} to be stored")
         order.compartment = a.compartment
         return int(a.compartment)
+
+    def answer(self, number: int, give: Callable[[Flows], object]) -> None:
+        """Wait for the door cycle to end; where the board has no item sensor the compartment then waits for a
+        person's answer on the screen (CHECKING), and ``give`` is that answer."""
+        in_cycle = (CompartmentState.LOADING, CompartmentState.OPENING)
+        wait_for(lambda: self.daemon.store.compartment(number).state not in in_cycle, 5, f"door {number} to close")
+        if self.daemon.store.compartment(number).state == CompartmentState.CHECKING:
+            self.daemon.station.call(give)
 
     def close_after_opening(self, number: int, *, item: bool) -> None:
         """A person at the open door: takes the item out (or leaves/puts one in) and closes the door."""

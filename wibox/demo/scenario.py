@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +36,7 @@ from wibox.demo.scenario_kit import (
     sync,
     take_out,
 )
+from wibox.demo.statement import STATEMENT
 
 
 def enroll(s: DemoSystem, ctx: Ctx) -> str:
@@ -94,7 +96,7 @@ def pickup_qr(s: DemoSystem, ctx: Ctx) -> str:
     o = ctx["DEMO-0001"]
     payload, decoder = decode_png(notice_qr(notice(s, o)))
     check(payload == o.qr, "the notice's QR code is not the order's")
-    n = pick_up(s, lambda f: f.pickup.confirm_receipt(f.pickup.verify(f.pickup.scan_qr(payload))))
+    n = pick_up(s, lambda f: f.pickup.verify(f.pickup.scan_qr(payload)))
     check(n == o.compartment, f"compartment {n} opened, expected {o.compartment}")
     check(poll(lambda: s.state(o.order) == OrderState.COLLECTED, 5), f"{o.reference} not collected")
     try:
@@ -109,7 +111,11 @@ def pickup_qr(s: DemoSystem, ctx: Ctx) -> str:
 def pickup_manual(s: DemoSystem, ctx: Ctx) -> str:
     o = ctx["DEMO-0002"]
     number, pin = manual_code(notice_text(notice(s, o)))
-    n = pick_up(s, lambda f: f.pickup.confirm_receipt(f.pickup.verify(f.pickup.enter_manual(number, pin))), old_id=True)
+    n = pick_up(
+        s,
+        lambda f: f.pickup.verify(f.pickup.enter_manual(number, pin)),
+        old_id=True,
+    )
     check(n == o.compartment, f"compartment {n} opened, expected {o.compartment}")
     check(poll(lambda: s.state(o.order) == OrderState.COLLECTED, 5), f"{o.reference} not collected")
     comp = s.daemon.store.compartment(n)
@@ -119,10 +125,22 @@ def pickup_manual(s: DemoSystem, ctx: Ctx) -> str:
 
 def hub_collected(s: DemoSystem, ctx: Ctx) -> str:
     sync(s)
-    for ref in ("DEMO-0001", "DEMO-0002"):
+    for ref, method in (("DEMO-0001", "qr"), ("DEMO-0002", "manual")):
         row = s.hub.order_row(ctx[ref].order)
         check(row.state == "collected" and row.handover_proof, f"{ref} is {row.state} at the hub")
-    return "hub: DEMO-0001 and DEMO-0002 collected, each with its handover proof (audit seq + hash)"
+        proof = json.loads(row.handover_proof)
+        check(proof["method"] == method, f"{ref}: proof method {proof['method']}, expected {method}")
+        check(proof["statement"] == STATEMENT.as_dict(), f"{ref}: proof statement {proof['statement']}")
+    ho = hubdb.orders.c
+    old_ids = s.hub.scalars(
+        sa.select(ho.old_id_compartment).where(ho.old_id_returned_at.is_not(None), ho.old_id_taken_at.is_(None))
+    )
+    check(old_ids == [ctx["DEMO-0002"].compartment], f"old ID cards at the hub: {old_ids}")
+    return (
+        "hub: DEMO-0001 (QR) and DEMO-0002 (manual) collected, each with its handover proof (audit seq + hash, "
+        f"method, statement {STATEMENT.id} v{STATEMENT.version}); the hub lists DEMO-0002's old ID card in "
+        f"compartment {ctx['DEMO-0002'].compartment}"
+    )
 
 
 def wrong_codes(s: DemoSystem, ctx: Ctx) -> str:
@@ -147,7 +165,7 @@ def wrong_codes(s: DemoSystem, ctx: Ctx) -> str:
         locked = str(exc)
     else:
         raise StepFailed("the manual path stayed open after too many wrong PINs")
-    n = pick_up(s, lambda f: f.pickup.confirm_receipt(f.pickup.verify(f.pickup.scan_qr(o.qr))))
+    n = pick_up(s, lambda f: f.pickup.verify(f.pickup.scan_qr(o.qr)))
     check(poll(lambda: s.state(o.order) == OrderState.COLLECTED, 5), f"{o.reference} not collected")
     return f"{refused} wrong PINs refused, then the manual path is off ({locked}); the QR code still opened {n}"
 
@@ -158,7 +176,7 @@ def jammed_door(s: DemoSystem, ctx: Ctx) -> str:
     assert n is not None
     s.hardware.jam(n)
     try:
-        s.daemon.station.call(lambda f: f.pickup.confirm_receipt(f.pickup.verify(f.pickup.scan_qr(o.qr))))
+        s.daemon.station.call(lambda f: f.pickup.confirm_receipt(f.pickup.verify(f.pickup.scan_qr(o.qr)), STATEMENT))
     except DoorDidNotOpen:
         pass
     else:
@@ -168,7 +186,7 @@ def jammed_door(s: DemoSystem, ctx: Ctx) -> str:
     s.hardware.jam(n, False)
     sid = s.staff_session()
     s.daemon.station.call(lambda f: f.staffwork.enable(sid, n))
-    again = pick_up(s, lambda f: f.pickup.confirm_receipt(f.pickup.verify(f.pickup.scan_qr(o.qr))))
+    again = pick_up(s, lambda f: f.pickup.verify(f.pickup.scan_qr(o.qr)))
     check(again == n, f"the retry opened compartment {again}, expected {n}")
     check(poll(lambda: s.state(o.order) == OrderState.COLLECTED, 5), f"{o.reference} not collected on the retry")
     return (
@@ -190,6 +208,27 @@ def forced_door(s: DemoSystem, ctx: Ctx) -> str:
     return f"door {n} forced open: compartment faulty, alarm raised at the kiosk and shown at the hub"
 
 
+def left_behind(s: DemoSystem, ctx: Ctx) -> str:
+    o = ctx["DEMO-0006"]
+    n = pick_up(s, lambda f: f.pickup.verify(f.pickup.scan_qr(o.qr)), leave=True)
+    check(poll(lambda: s.state(o.order) == OrderState.STORED, 5), f"{o.reference} is {s.state(o.order)}, not stored")
+    comp = s.daemon.store.compartment(n)
+    check(comp.state == CompartmentState.OCCUPIED and comp.order_id == o.order, f"compartment {n} is {comp.state}")
+    check(alarms(s, AlarmKind.DOCUMENT_LEFT_BEHIND, n), "no document_left_behind alarm")
+    sync(s)
+    at_hub = s.hub.scalars(
+        sa.select(hubdb.alarms.c.kind).where(hubdb.alarms.c.compartment == n, hubdb.alarms.c.cleared_at.is_(None))
+    )
+    check(AlarmKind.DOCUMENT_LEFT_BEHIND.value in at_hub, f"the hub has no open document_left_behind alarm: {at_hub}")
+    check(hub_state(s, o) == "stored", f"{o.reference} is {hub_state(s, o)} at the hub")
+    last = [e.event for e in audit.entries(s.daemon.store.database) if e.event["type"] == "pickup.left_behind"][-1]
+    how = "the item sensor saw it" if last["by"] == "sensor" else "the citizen left without saying it was taken"
+    return (
+        f"{o.reference}: door {n} closed with the document still inside ({how}): still stored and collectable "
+        "with the same code, compartment occupied, alarm at the kiosk and the hub"
+    )
+
+
 def expiry_return(s: DemoSystem, ctx: Ctx) -> str:
     o = ctx["DEMO-0005"]
     s.clock.advance(8 * DAY)
@@ -207,8 +246,9 @@ def expiry_return(s: DemoSystem, ctx: Ctx) -> str:
 def hub_offline(s: DemoSystem, ctx: Ctx) -> str:
     o = ctx["DEMO-0006"]
     s.in_loop(s.hub.stop())
-    n = pick_up(s, lambda f: f.pickup.confirm_receipt(f.pickup.verify(f.pickup.scan_qr(o.qr))))
+    n = pick_up(s, lambda f: f.pickup.verify(f.pickup.scan_qr(o.qr)))  # the same code as the left-behind visit
     check(poll(lambda: s.state(o.order) == OrderState.COLLECTED, 5), f"{o.reference} not collected offline")
+    check(not alarms(s, AlarmKind.DOCUMENT_LEFT_BEHIND, n), "the document_left_behind alarm did not clear")
     old = ctx["DEMO-0002"].compartment
     assert old is not None
     take_out(s, old)  # staff take the old ID card that DEMO-0002's citizen left
@@ -218,7 +258,7 @@ def hub_offline(s: DemoSystem, ctx: Ctx) -> str:
     kinds = sorted(e.kind for e in s.daemon.store.pending(1000))
     check({"collected", "old_id_taken"} <= set(kinds), f"queued while offline: {kinds}")
     return (
-        f"hub stopped; {o.reference} collected from {n}, staff took the old ID card out of {old}; "
+        f"hub stopped; {o.reference} collected from {n} on the second visit, staff took the old ID card out of {old}; "
         f"sync failed, {len(ctx.queued)} events queued ({', '.join(kinds)})"
     )
 
@@ -286,6 +326,7 @@ SCENARIO: tuple[tuple[str, Step], ...] = (
     ("hub-collected", hub_collected),
     ("wrong-codes", wrong_codes),
     ("jammed-door", jammed_door),
+    ("left-behind", left_behind),
     ("forced-door", forced_door),
     ("expiry-return", expiry_return),
     ("hub-offline", hub_offline),

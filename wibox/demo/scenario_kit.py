@@ -9,10 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
-from locker.model import AlarmKind
+from locker.flows import Flows
+from locker.flows.pickup import VerifiedPickup
+from locker.model import AlarmKind, CompartmentState
 from wibox.demo.common import poll
 from wibox.demo.compose import DemoSystem
 from wibox.demo.hub import DemoOrder
+from wibox.demo.statement import STATEMENT
 
 DAY = 86400.0
 
@@ -98,11 +101,25 @@ def manual_code(text: str) -> tuple[str, str]:
     return number.group(1) + number.group(2), pin.group(1)
 
 
-def pick_up(s: DemoSystem, opener: Callable[..., int], *, old_id: bool = False) -> int:
-    """Confirm receipt (the door opens), take the document (leave the old ID card if asked), close the door."""
-    n = s.daemon.station.call(opener)
+def pick_up(
+    s: DemoSystem, verify: Callable[[Flows], VerifiedPickup], *, old_id: bool = False, leave: bool = False
+) -> int:
+    """A citizen at the screen: the code is verified, receipt confirmed (the door opens), the document taken (or
+    left inside, ``leave``), the door closed and, where the board has no item sensor, "taken" said on the screen;
+    then, if asked, the old ID card put in through the same door."""
+    v = s.daemon.station.call(verify)
+    n = s.daemon.station.call(lambda f: f.pickup.confirm_receipt(v, STATEMENT))
     check(s.hardware.is_open(n) or poll(lambda: s.hardware.is_open(n), 2), f"door {n} did not open")
-    s.close_after_opening(n, item=old_id)
+    s.close_after_opening(n, item=leave)
+    if leave:
+        s.answer(n, lambda f: f.pickup.walked_away(v))  # no sensor: the citizen leaves without answering
+        return n
+    s.answer(n, lambda f: f.pickup.taken(v))
+    if old_id:
+        check(poll(lambda: s.daemon.store.compartment(n).state == CompartmentState.FREE, 5), f"{n} is not empty")
+        s.daemon.station.call(lambda f: f.pickup.open_for_old_id(v))
+        s.close_after_opening(n, item=True)
+        s.answer(n, lambda f: f.pickup.old_id_inside(v, True))
     return n
 
 
@@ -110,6 +127,7 @@ def take_out(s: DemoSystem, number: int) -> None:
     sid = s.staff_session()
     s.daemon.station.call(lambda f: f.staffwork.take_out(sid, number))
     s.close_after_opening(number, item=False)
+    s.answer(number, lambda f: None)  # a return's close needs no answer
 
 
 def alarms(s: DemoSystem, kind: AlarmKind, number: int) -> bool:
