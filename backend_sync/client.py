@@ -27,6 +27,7 @@ from locker import __version__, audit
 from locker.errors import LockerError
 from locker.flows import Flows
 from locker.flows.bundle import HubKey
+from locker.flows.pickup import PIN_FAILURES
 from locker.model import CompartmentState
 from locker.ports import Clock
 from locker.store import Store
@@ -304,6 +305,7 @@ class SyncClient:
             alarms=tuple(str(a[0]) for a in self.store.open_alarms()),
             disk_free_mb=shutil.disk_usage(db_dir).free // 2**20,
             temperature_mc=_thermal_mc(),
+            pin_failures_total=int(self.store.meta(PIN_FAILURES) or 0),
         )
 
     def heartbeat(self) -> list[str]:

@@ -29,6 +29,7 @@ class Proof:
     method: str = ""  # how the code was given: qr | manual | counter
     statement: StatementRef | None = None
     taken: str = ""  # who says the compartment was empty afterwards: sensor | citizen | staff
+    staff: tuple[str, ...] = ()  # method counter: the staff who handed it over
 
 
 # Every body has the envelope ``id`` (the outbox event id), ``kind`` and ``t`` (the kiosk's time, seconds).
@@ -49,7 +50,7 @@ class Collected:
     kind: str
     t: float
     order: str
-    compartment: int
+    compartment: int | None  # null: handed over at the counter after staff had taken it out (returned)
     old_id_returned: bool
     proof: Proof
 
@@ -64,6 +65,17 @@ class OldIdReturned:
     order: str
     compartment: int
     by: str  # sensor | citizen | unanswered (nobody said; staff check when they take it out)
+
+
+@dataclass(frozen=True)
+class ManualPath:
+    """An order's manual path (pickup number + PIN) locked by too many wrong PINs, or unlocked by staff."""
+
+    id: str
+    kind: str
+    t: float
+    order: str
+    locked: bool
 
 
 @dataclass(frozen=True)
@@ -122,6 +134,7 @@ BODIES: dict[str, type[Any]] = {
     "returned": OrderAtCompartment,
     "old_id_returned": OldIdReturned,
     "old_id_taken": OrderAtCompartment,
+    "manual_path": ManualPath,
     "alarm": Alarm,
     "cancel_deferred": CancelDeferred,
     "bundle_applied": BundleApplied,

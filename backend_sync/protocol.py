@@ -217,6 +217,7 @@ class HealthReport:
     alarms: tuple[str, ...]  # kinds of the open alarms
     disk_free_mb: int
     temperature_mc: int | None = None  # SoC temperature in milli-degrees Celsius (integers only: signed JSON)
+    pin_failures_total: int = 0  # wrong manual codes entered at this kiosk, ever (a counter)
 
 
 @dataclass(frozen=True)

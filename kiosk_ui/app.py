@@ -62,7 +62,7 @@ def create_app(
     ui = KioskUI(
         station=st,
         citizens=Citizens(st, catalogs.statement),
-        staff=StaffDesk(st),
+        staff=StaffDesk(st, catalogs.statement),
         catalogs=catalogs,
         sizing=sizing(config.display),
         speaker=speaker or Speaker(),

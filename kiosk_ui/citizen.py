@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 
 from kiosk_ui.citizen_session import CitizenSession, rendered_after
-from kiosk_ui.errors import citizen_error
+from kiosk_ui.errors import ErrorKind, citizen_error
 from kiosk_ui.i18n import is_language
 from kiosk_ui.screens import ANSWER_SCREENS, DOOR_SCREENS, SCAN_SCREENS, Action, Field, Page, Screen
 from locker import codes
@@ -150,6 +150,8 @@ class Citizens:
 
     def _fail(self, s: CitizenSession, exc: LockerError, now: float) -> None:
         kind = citizen_error(exc)
+        if kind == ErrorKind.WRONG_CODE and s.screen == Screen.MANUAL:
+            s.manual_failures += 1
         s.pending = None
         s.verified = None
         s.number = s.pin = s.dob = ""
@@ -369,6 +371,14 @@ class Citizens:
         if s.screen == Screen.START and self.station.out_of_service():
             return Screen.OUT_OF_SERVICE
         return s.screen
+
+    def tries_left(self, s: CitizenSession) -> int:
+        """At most this many more wrong codes in this visit before code entry locks (0: not shown). Counted per
+        visit, the same for a pickup number that exists and one that does not, so it tells an attacker nothing;
+        "at most", because wrong codes of earlier visits count towards an order's lock too."""
+        if s.error != ErrorKind.WRONG_CODE or s.manual_failures == 0:
+            return 0
+        return max(0, self.station.config.policy.manual_max_failures - s.manual_failures)
 
     def extensions_left(self, s: CitizenSession) -> bool:
         return s.extensions < MAX_EXTENSIONS

@@ -32,6 +32,7 @@ class CitizenSession:
     verified: VerifiedPickup | None = None
     compartment: int | None = None
     wait_s: int = 0
+    manual_failures: int = 0  # wrong codes typed in this visit (tries left are counted per visit: no number oracle)
     large: bool = False
     contrast: bool = False
     speech: bool = False

@@ -45,6 +45,20 @@ class ErrorKind(enum.StrEnum):
     OUT_OF_ORDER = "out_of_order"
 
 
+# Errors after which typing the code again can help; the others send the citizen elsewhere (QR code, the office).
+RETRYABLE = frozenset({ErrorKind.WRONG_CODE, ErrorKind.THROTTLED, ErrorKind.BAD_INPUT})
+# Errors that send the citizen to the office: the screen shows where it is, when it is open, its phone.
+TO_THE_OFFICE = frozenset(
+    {
+        ErrorKind.DOOR,
+        ErrorKind.NOT_COLLECTABLE,
+        ErrorKind.MANUAL_LOCKED,
+        ErrorKind.FACTOR_LOCKED,
+        ErrorKind.OUT_OF_ORDER,
+    }
+)
+
+
 def citizen_error(exc: LockerError) -> ErrorKind:
     """The screen a domain error leads to on the citizen side (WrongCode never says which part was wrong)."""
     if isinstance(exc, Throttled):

@@ -17,7 +17,7 @@ from kiosk_ui.screens import Page, StaffAction, StaffScreen
 from kiosk_ui.staff_desk import StaffView
 from kiosk_ui.views import common
 from locker.errors import LockerError, SessionError
-from locker.model import AlarmKind, Compartment, CompartmentState
+from locker.model import AlarmKind, Compartment, CompartmentState, OpenPurpose
 from locker.staff import StaffSession
 
 
@@ -64,6 +64,10 @@ def staff_router(ui: KioskUI) -> APIRouter:  # noqa: PLR0915 (one closure per ro
             four_eyes_missing=ui.staff.four_eyes_missing(session),
             compartments=compartments,
             unconfirmed=[c for c in compartments if c.state == CompartmentState.CHECKING and c.purpose is None],
+            counter_checks=[
+                c for c in compartments if c.state == CompartmentState.CHECKING and c.purpose == OpenPurpose.COUNTER
+            ],
+            counter=await ui.station.run(lambda f: f.staffwork.counter_orders()),
             returnable=await ui.station.run(lambda f: f.staffwork.returnable()),
             alarms=alarms,
             version=f"{s.version}.{view.version}",
@@ -184,3 +188,9 @@ async def _do(ui: KioskUI, view: StaffView, action: StaffAction, data: dict[str,
         await desk.envelope(view, _number(data), action == StaffAction.INSIDE)
     elif action == StaffAction.REOPEN:
         await desk.reopen(view, _number(data))
+    elif action == StaffAction.CHOOSE:
+        desk.choose(view, data["v"])
+    elif action == StaffAction.HAND_OVER:
+        await desk.hand_over(view, data["v"])
+    elif action in (StaffAction.TAKEN_OUT, StaffAction.NOT_TAKEN):
+        await desk.counter_taken(view, _number(data), action == StaffAction.TAKEN_OUT)

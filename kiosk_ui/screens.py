@@ -68,6 +68,7 @@ class StaffScreen(enum.StrEnum):
     MENU = "menu"
     LOAD = "load"
     RETURNS = "returns"
+    COUNTER = "counter"  # hand a document over in person
     MAINTENANCE = "maintenance"
     FAULTS = "faults"
 
@@ -85,6 +86,10 @@ class StaffAction(enum.StrEnum):
     INSIDE = "inside"  # a loading without item sensor: the envelope is inside
     EMPTY = "empty"  # ... it is not: undo the assignment
     REOPEN = "reopen"  # ... open the door again
+    CHOOSE = "choose"  # counter: pick the order to hand over (the statement is shown next)
+    HAND_OVER = "hand_over"  # counter: the citizen confirmed receipt on this screen; open the door (or record it)
+    TAKEN_OUT = "taken_out"  # counter, no item sensor: staff took the document out
+    NOT_TAKEN = "not_taken"  # ... it is still inside
 
 
 # Screens on which a door cycle runs: no inactivity reset there (the door-left-open alarm covers them).

@@ -6,6 +6,7 @@ worker while a method awaits them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ from kiosk_ui.screens import StaffScreen
 from locker import codes
 from locker.errors import LockerError, SessionError
 from locker.flows import Flows
-from locker.model import CompartmentState
+from locker.model import CompartmentState, OpenPurpose, Statement
 from locker.staff import StaffSession
 from locker.station import Station
 
@@ -31,6 +32,7 @@ class StaffView:
     error: bool = False
     watch: int | None = None
     watch_done: str = ""  # catalog key shown when the watched door has closed
+    chosen: str = ""  # counter: the order whose receipt statement is shown for the citizen to confirm
     last_activity: float = 0.0
     version: int = 0
 
@@ -40,8 +42,9 @@ class StaffView:
 
 
 class StaffDesk:
-    def __init__(self, station: Station) -> None:
+    def __init__(self, station: Station, statement: Callable[[str], Statement]) -> None:
         self.station = station
+        self.statement = statement  # language -> the receipt statement as that language's screen shows it
         self.views: dict[str, StaffView] = {}
 
     # -- login --------------------------------------------------------------------------------------------
@@ -89,6 +92,7 @@ class StaffDesk:
     # -- actions ------------------------------------------------------------------------------------------
     def go(self, v: StaffView, screen: StaffScreen) -> None:
         v.screen = screen
+        v.chosen = ""
         v.say("")
 
     async def label(self, v: StaffView, text: str) -> None:
@@ -105,6 +109,26 @@ class StaffDesk:
         a = await self.station.run(lambda f: f.loading.reopen(v.session_id, number))
         self._watch(v, a.compartment, "staff.stored")
         v.say("staff.load_open", n=a.compartment)
+
+    def choose(self, v: StaffView, order_id: str) -> None:
+        v.chosen = order_id
+        v.say("")
+
+    async def hand_over(self, v: StaffView, order_id: str) -> None:
+        """The citizen confirmed receipt on this screen (in its language): open the door, or record it at once
+        for a document already at the office."""
+        statement = self.statement(v.lang)
+        n = await self.station.run(lambda f: f.staffwork.counter_hand_over(v.session_id, order_id, statement))
+        v.chosen = ""
+        if n is None:
+            v.say("staff.handed_over", order=order_id)
+            return
+        self._watch(v, n, "staff.handed_over_closed")
+        v.say("staff.counter_open", n=n)
+
+    async def counter_taken(self, v: StaffView, number: int, taken: bool) -> None:
+        await self.station.run(lambda f: f.staffwork.counter_taken(v.session_id, number, taken))
+        v.say("staff.handed_over_closed" if taken else "staff.closed", n=number)
 
     async def take_out(self, v: StaffView, number: int) -> None:
         n = await self.station.run(lambda f: f.staffwork.take_out(v.session_id, number))
@@ -157,7 +181,9 @@ class StaffDesk:
                 continue
             n, v.watch = v.watch, None
             if c.state == CompartmentState.CHECKING:
-                v.say("staff.check_inside", n=n)
+                v.say("staff.check_taken" if c.purpose == OpenPurpose.COUNTER else "staff.check_inside", n=n)
+            elif v.watch_done == "staff.handed_over_closed" and c.order_id is not None:
+                v.say("staff.closed", n=n)  # the document is still inside: not handed over
             elif v.watch_done == "staff.stored" and c.state != CompartmentState.OCCUPIED:
                 v.say("staff.closed", n=n)
             else:

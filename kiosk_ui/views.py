@@ -9,11 +9,12 @@ from typing import Any
 from kiosk_ui.citizen import DOB_DIGITS, NUMBER_DIGITS, Citizens
 from kiosk_ui.citizen_session import CitizenSession
 from kiosk_ui.display import Sizing
+from kiosk_ui.errors import RETRYABLE, TO_THE_OFFICE
 from kiosk_ui.i18n import LANGUAGES, Catalogs, language
 from kiosk_ui.screens import KEYPAD_KEYS, Field, Screen
 from kiosk_ui.speech import spell_digits, spell_secret
 from kiosk_ui.wall import Box, box_of, layout, width_mm
-from locker.config import StationConfig
+from locker.config import OfficeConfig, StationConfig
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,47 @@ def citizen_context(
         wall_w=width_mm(boxes),
         remaining=citizens.remaining(s, timeout_s),
         can_extend=citizens.extensions_left(s),
+        retryable=s.error in RETRYABLE,
+        tries_left=citizens.tries_left(s),
+        office=office_lines(ctx["t"], config.office) if _shows_office(s, screen) else [],
     )
     return ctx
+
+
+def _shows_office(s: CitizenSession, screen: Screen) -> bool:
+    return screen == Screen.LEFT_BEHIND or (screen == Screen.ERROR and s.error in TO_THE_OFFICE)
+
+
+def office_lines(t: Callable[..., str], office: OfficeConfig) -> list[str]:
+    """The citizens' office as the screens show and say it: name, address, opening hours, phone (where set)."""
+    if not office.name:
+        return []
+    lines = [t("office.title", name=office.name)]
+    if office.address:
+        lines.append(office.address)
+    if office.hours:
+        lines.append(t("office.hours", hours=office.hours))
+    if office.phone:
+        lines.append(t("office.phone", phone=office.phone))
+    return lines
+
+
+# The texts of screens that need no parameters beyond the compartment number, in the order they are shown.
+_FIXED: dict[Screen, tuple[str, ...]] = {
+    Screen.OUT_OF_SERVICE: ("oos.title", "oos.body"),
+    Screen.CONFIRM: ("confirm.title", "confirm.body", "confirm.statement", "confirm.button"),
+    Screen.OLD_ID: ("oldid.title", "oldid.body", "oldid.open", "oldid.none"),
+    Screen.OLD_ID_CHECK: ("oldid_check.title", "oldid_check.body", "oldid_check.yes", "oldid_check.no"),
+    Screen.TAKEN: ("taken.title", "taken.body", "taken.yes", "taken.no"),
+    Screen.LEFT_BEHIND: ("left.title", "left.body", "left.later", "left.again"),
+    Screen.CLOSE: ("close.title", "close.body"),
+    Screen.DONE: ("done.title", "done.body"),
+}
+# Door screens: title, then where the compartment is, then what to do.
+_DOORS: dict[Screen, tuple[str, str]] = {
+    Screen.OPEN: ("open.title", "open.take"),
+    Screen.OLD_ID_OPEN: ("oldid_open.title", "oldid_open.body"),
+}
 
 
 def spoken(s: CitizenSession, citizens: Citizens, catalogs: Catalogs, timeout_s: float) -> str:
@@ -82,48 +122,31 @@ def spoken(s: CitizenSession, citizens: Citizens, catalogs: Catalogs, timeout_s:
     parts: list[str] = []
     if s.warning:
         parts += [t("idle.title"), t("idle.body", s=citizens.remaining(s, timeout_s)), t("idle.more")]
-    if screen == Screen.START:
+    if screen in _FIXED:
+        parts += [t(key, n=n) for key in _FIXED[screen]]
+    elif screen in _DOORS:
+        title, then = _DOORS[screen]
+        box = _where(config, s.compartment)
+        parts += [t(title, n=n), *([t("open.where", row=box.row, col=box.column)] if box else []), t(then)]
+    elif screen == Screen.START:
         parts += [t("start.title"), t("start.scan"), t("start.or"), t("start.type_code")]
         if s.message:
             parts.append(t(s.message))
-    elif screen == Screen.OUT_OF_SERVICE:
-        parts += [t("oos.title"), t("oos.body")]
     elif screen == Screen.MANUAL:
         parts += [
             t("manual.title"),
             t("manual.number") + ": " + spell_digits(s.number, empty),
             t("manual.pin", n=config.policy.pin_length) + ": " + spell_secret(len(s.pin), star, empty),
         ]
+        if s.message:
+            parts.append(t(s.message))
     elif screen == Screen.DOB:
         parts += [t("dob.title"), t("dob.body"), spell_secret(len(s.dob), star, empty)]
-    elif screen == Screen.CONFIRM:
-        parts += [t("confirm.title"), t("confirm.body"), t("confirm.statement"), t("confirm.button")]
-    elif screen == Screen.OPEN:
-        box = _where(config, s.compartment)
-        parts += [t("open.title", n=n)]
-        if box:
-            parts.append(t("open.where", row=box.row, col=box.column))
-        parts.append(t("open.take"))
-    elif screen == Screen.OLD_ID:
-        parts += [t("oldid.title"), t("oldid.body", n=n), t("oldid.open"), t("oldid.none")]
-    elif screen == Screen.OLD_ID_OPEN:
-        box = _where(config, s.compartment)
-        parts += [t("oldid_open.title", n=n)]
-        if box:
-            parts.append(t("open.where", row=box.row, col=box.column))
-        parts.append(t("oldid_open.body"))
-    elif screen == Screen.OLD_ID_CHECK:
-        parts += [t("oldid_check.title"), t("oldid_check.body", n=n), t("oldid_check.yes"), t("oldid_check.no")]
-    elif screen == Screen.TAKEN:
-        parts += [t("taken.title"), t("taken.body", n=n), t("taken.yes"), t("taken.no")]
-    elif screen == Screen.LEFT_BEHIND:
-        parts += [t("left.title"), t("left.body", n=n), t("left.later"), t("left.again")]
-    elif screen == Screen.CLOSE:
-        parts += [t("close.title"), t("close.body", n=n)]
-    elif screen == Screen.DONE:
-        parts += [t("done.title"), t("done.body")]
     elif screen == Screen.ERROR and s.error is not None:
         parts += [t(f"err.{s.error}.title"), t(f"err.{s.error}.body", n=n, s=s.wait_s)]
-    if screen == Screen.MANUAL and s.message:
-        parts.append(t(s.message))
+        tries = citizens.tries_left(s)
+        if tries:
+            parts.append(t("err.tries_left", n=tries))
+    if _shows_office(s, screen):
+        parts += office_lines(t, config.office)
     return ". ".join(p.rstrip(".") for p in parts) + "."

@@ -53,6 +53,7 @@ class OpenPurpose(enum.StrEnum):
     RETURN = "return"
     MAINTENANCE = "maintenance"
     OLD_ID = "old_id"  # after a pickup, the citizen puts the old ID card in
+    COUNTER = "counter"  # staff take the document out to hand it over to the citizen in person
 
 
 class Content(enum.StrEnum):
@@ -86,13 +87,14 @@ class AlarmKind(enum.StrEnum):
 
 ORDER_TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     OrderState.ANNOUNCED: frozenset({OrderState.STORED, OrderState.EXPIRED, OrderState.CANCELLED}),
+    # stored/expired/returned -> collected: handed over by staff at the counter (method "counter")
     OrderState.STORED: frozenset(
-        {OrderState.COLLECTING, OrderState.EXPIRED, OrderState.CANCELLED, OrderState.RETURNED}
+        {OrderState.COLLECTING, OrderState.EXPIRED, OrderState.CANCELLED, OrderState.RETURNED, OrderState.COLLECTED}
     ),
     OrderState.COLLECTING: frozenset({OrderState.COLLECTED, OrderState.STORED}),
     OrderState.COLLECTED: frozenset(),
-    OrderState.EXPIRED: frozenset({OrderState.RETURNED}),
-    OrderState.RETURNED: frozenset(),
+    OrderState.EXPIRED: frozenset({OrderState.RETURNED, OrderState.COLLECTED}),
+    OrderState.RETURNED: frozenset({OrderState.COLLECTED}),
     OrderState.CANCELLED: frozenset({OrderState.RETURNED}),
 }
 

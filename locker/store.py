@@ -225,6 +225,14 @@ class Tx:
             return True
         return False
 
+    def count(self, key: str) -> None:
+        """Add one to the station counter ``key`` (kept in ``meta``; reported in the heartbeat)."""
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, '1')"
+            " ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+            (key,),
+        )
+
     def record_failure(self, scope: str, identity: str, cfg: ThrottleConfig) -> None:
         """Count a failure of ``identity``; once the station's count is high, raises ``brute_force`` (citizen
         codes) or ``staff_brute_force`` (staff logins)."""

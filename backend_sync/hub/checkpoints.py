@@ -117,3 +117,14 @@ def raise_audit_alarm(conn: Connection, device: str, now: float) -> None:
     if open_ is None:
         conn.execute(insert(alarms).values(device_id=device, kind=AUDIT_NOT_EXTENDED, compartment=None, raised_at=now))
     log.warning("kiosk %s: audit log does not extend the last countersigned checkpoint", device)
+
+
+def covering_checkpoint(conn: Connection, device: str, seq: int) -> tuple[int, float] | None:
+    """(size, at) of the first countersigned checkpoint of ``device`` whose log holds entry ``seq``."""
+    r = conn.execute(
+        select(checkpoints.c.size, checkpoints.c.at)
+        .where(checkpoints.c.device_id == device, checkpoints.c.size >= seq)
+        .order_by(checkpoints.c.size)
+        .limit(1)
+    ).first()
+    return (int(r.size), float(r.at)) if r is not None else None

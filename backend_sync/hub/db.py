@@ -109,7 +109,7 @@ def _m0006_alarm_resolution(conn: Connection) -> None:
 _DOUBLE = "DOUBLE PRECISION"  # what sqlalchemy's Double is on PostgreSQL; SQLite gives it REAL affinity
 
 
-def _m0007_old_id_returns(conn: Connection) -> None:
+def _m0007_handover_truth(conn: Connection) -> None:
     have = {c["name"] for c in inspect(conn).get_columns("orders")}
     for name, kind in (
         ("old_id_compartment", "INTEGER"),
@@ -127,7 +127,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0004_login_failures", _m0004_login_failures),
     ("0005_city_data_age", _m0005_city_data_age),
     ("0006_alarm_resolution", _m0006_alarm_resolution),
-    ("0007_old_id_returns", _m0007_old_id_returns),
+    ("0007_handover_truth", _m0007_handover_truth),
 ]
 
 

@@ -22,7 +22,13 @@ log = logging.getLogger(__name__)
 # Which hub order states each kiosk event may move an order out of (the kiosk is the truth about the door).
 _FROM: dict[str, tuple[HubOrderState, ...]] = {
     "stored": (HubOrderState.ANNOUNCED,),
-    "collected": (HubOrderState.ANNOUNCED, HubOrderState.STORED, HubOrderState.EXPIRED, HubOrderState.CANCELLED),
+    "collected": (
+        HubOrderState.ANNOUNCED,
+        HubOrderState.STORED,
+        HubOrderState.EXPIRED,
+        HubOrderState.CANCELLED,
+        HubOrderState.RETURNED,  # handed over at the counter after staff took it out
+    ),
     "expired": (HubOrderState.ANNOUNCED, HubOrderState.STORED),
     "returned": (
         HubOrderState.ANNOUNCED,
@@ -143,6 +149,8 @@ def _proof(ctx: _Ctx, data: dict[str, Any]) -> dict[str, Any]:
         "method": proof.get("method", ""),
         "statement": proof.get("statement"),
         "taken": proof.get("taken", ""),
+        "staff": proof.get("staff", []),
+        "compartment": data.get("compartment"),
         "check": "pending",
     }
     cp = ctx.conn.execute(
@@ -193,6 +201,15 @@ def _old_id(ctx: _Ctx, data: dict[str, Any], returned: bool) -> str:
     return "applied"
 
 
+def _manual_path(ctx: _Ctx, data: dict[str, Any]) -> str:
+    o = _order(ctx, data)
+    if o is None:
+        return "ignored: unknown order"
+    at = _kiosk_time(data, ctx.now) if data["locked"] else None
+    ctx.conn.execute(update(orders).where(orders.c.id == o.id).values(manual_locked_at=at, updated_at=ctx.now))
+    return "applied"
+
+
 def _cancel_deferred(ctx: _Ctx, data: dict[str, Any]) -> str:
     o = _order(ctx, data)
     if o is None:
@@ -230,6 +247,7 @@ _HANDLERS: dict[str, Callable[[_Ctx, dict[str, Any]], str]] = {
     "returned": _order_event("returned"),
     "old_id_returned": lambda ctx, data: _old_id(ctx, data, True),
     "old_id_taken": lambda ctx, data: _old_id(ctx, data, False),
+    "manual_path": _manual_path,
     "alarm": _alarm,
     "cancel_deferred": _cancel_deferred,
     RESULT_EVENT: _command_result,

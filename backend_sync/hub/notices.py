@@ -217,6 +217,21 @@ class CityNotifier:
         if data.email:
             self._deliver(order_id, NoticeKind.NOTICE)
 
+    def notify_reissued(self, order_id: str) -> None:
+        """A stored order got new codes: a new notice (e-mail and/or letter) with them; one still waiting to go out
+        is not doubled (it carries the new codes when it goes)."""
+        now = self._clock.now()
+        with self._store.write() as conn:
+            data = load_notice_data(conn, order_id)
+            if data.state != HubOrderState.STORED.value:
+                raise Conflict(f"order {order_id} is {data.state}: new codes are told only for a stored order")
+            kinds = ([NoticeKind.NOTICE] if data.email else []) + ([NoticeKind.LETTER] if data.postal_address else [])
+            for kind in kinds:
+                if _open_notice(conn, order_id, kind) is None:
+                    _new_notice(conn, order_id, kind, now)
+        if data.email:
+            self._deliver(order_id, NoticeKind.NOTICE)
+
     # -- periodic work ----------------------------------------------------------------------------------
     def send_reminders(self, now: float) -> int:
         """Remind citizens (e-mail) whose pickup window ends within two days; returns the reminders sent."""

@@ -122,3 +122,30 @@ def cancel_order(conn: Connection, city_id: str, order_id: str, now: float) -> N
     if row.state not in LIVE:
         raise Conflict(f"order {order_id} is {row.state} and cannot be cancelled")
     mark_dirty(conn, order_id, now, state=HubOrderState.CANCELLED.value)
+
+
+def reissue_codes(conn: Connection, city_id: str, order_id: str, now: float, *, pin_length: int, dob: str) -> str:
+    """New codes for an order (a lost letter, a code seen by others): a new QR token and PIN under the same pickup
+    number, new verifiers into the next bundle (from then on the kiosk refuses the old codes), the clear codes kept
+    for the new notice. Returns the order's state (a stored order's notice goes out at once)."""
+    row = conn.execute(
+        select(orders.c.state, orders.c.pickup_number)
+        .where(orders.c.id == order_id, orders.c.city_id == city_id)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound(f"no order {order_id}")
+    if row.state not in (HubOrderState.ANNOUNCED.value, HubOrderState.STORED.value):
+        raise Conflict(f"order {order_id} is {row.state}: only announced or stored orders get new codes")
+    issued = codes.issue_codes(order_id, row.pickup_number, pin_length, dob)
+    mark_dirty(
+        conn,
+        order_id,
+        now,
+        qr_verifier=issued.qr_verifier.hex(),
+        pin_verifier=issued.pin_verifier,
+        qr_payload_clear=issued.qr.payload,
+        pin_clear=issued.pin,
+        notice_sent_at=None,
+    )
+    return str(row.state)

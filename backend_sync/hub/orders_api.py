@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from backend_sync.hub import orders as hub_orders
 from backend_sync.hub import tables as hubdb
 from backend_sync.hub.auth import CITY_ROLES, AdminPrincipal, Role, audit, require_role
+from backend_sync.hub.checkpoints import covering_checkpoint
 from backend_sync.hub.city_policy import CitySettings, city_settings
 from backend_sync.hub.deps import Hub
 from backend_sync.hub.errors import Conflict, Invalid, NotFound
@@ -61,6 +63,27 @@ class OrderIn(BaseModel):
         return self
 
 
+class CheckpointOut(BaseModel):
+    size: int  # the countersigned log size; the proof's entry is at or before it
+    at: float  # when the hub countersigned it
+
+
+class ProofOut(BaseModel):
+    """The handover proof of a collected order, as the kiosk reported it and the hub checked it."""
+
+    at: float | None  # when (the kiosk's time of the handover)
+    kiosk: str  # where
+    compartment: int | None  # null: handed over at the counter after staff had taken it out
+    method: str  # how: qr | manual | counter ("" from stations before kiosk migration 0007)
+    statement: dict[str, str] | None  # the receipt statement confirmed: id, version, language
+    taken: str  # who says the compartment was empty: sensor | citizen | staff
+    staff: list[str]  # counter handovers: who handed it over
+    audit_seq: int | None  # the kiosk's audit entry pickup.handover
+    audit_hash: str | None
+    check: str  # pending (no countersigned checkpoint covers it yet) | match | mismatch | missing
+    checkpoint: CheckpointOut | None = None  # the countersigned checkpoint that covers it (single-order answers)
+
+
 class OrderOut(BaseModel):
     """An order as the city sees it: never the codes, never the contact data (only whether it exists)."""
 
@@ -83,6 +106,11 @@ class OrderOut(BaseModel):
     reminder_sent_at: float | None
     has_email: bool
     has_postal_address: bool
+    proof: ProofOut | None = None  # collected orders
+    old_id_compartment: int | None = None  # where the returned old ID card lies (until staff take it out)
+    old_id_returned_at: float | None = None
+    old_id_taken_at: float | None = None
+    manual_locked_at: float | None = None  # the kiosk locked pickup number + PIN (too many wrong PINs); QR still works
 
 
 class ExtendIn(BaseModel):
@@ -111,7 +139,42 @@ def to_out(row: Any) -> OrderOut:
         reminder_sent_at=row.reminder_sent_at,
         has_email=bool(row.email),
         has_postal_address=bool(row.postal_address),
+        proof=_proof(row),
+        old_id_compartment=row.old_id_compartment,
+        old_id_returned_at=row.old_id_returned_at,
+        old_id_taken_at=row.old_id_taken_at,
+        manual_locked_at=row.manual_locked_at,
     )
+
+
+def _proof(row: Any) -> ProofOut | None:
+    if not row.handover_proof:
+        return None
+    p = json.loads(row.handover_proof)
+    return ProofOut(
+        at=row.collected_at,
+        kiosk=row.kiosk_id,
+        compartment=p.get("compartment"),
+        method=p.get("method", ""),
+        statement=p.get("statement"),
+        taken=p.get("taken", ""),
+        staff=list(p.get("staff", [])),
+        audit_seq=p.get("audit_seq"),
+        audit_hash=p.get("audit_hash"),
+        check=p.get("check", "pending"),
+    )
+
+
+def with_checkpoint(conn: sa.Connection, out: OrderOut) -> OrderOut:
+    """The order with the countersigned checkpoint that covers its handover proof, where one does."""
+    p = out.proof
+    if p is None or p.audit_seq is None or p.check != "match":
+        return out
+    cp = covering_checkpoint(conn, p.kiosk, p.audit_seq)
+    if cp is None:
+        return out
+    size, at = cp
+    return out.model_copy(update={"proof": p.model_copy(update={"checkpoint": CheckpointOut(size=size, at=at)})})
 
 
 def _same_content(row: Any, body: OrderIn) -> bool:
@@ -150,14 +213,18 @@ def city_order(conn: sa.Connection, city_id: str, order_id: str) -> Any:
 
 
 def _dob(settings: CitySettings, body: OrderIn) -> str:
+    return _dob_of(settings, body.date_of_birth)
+
+
+def _dob_of(settings: CitySettings, date_of_birth: str | None) -> str:
     if not settings.dob_factor:
-        if body.date_of_birth:
+        if date_of_birth:
             raise Invalid("date_of_birth: this city does not use the date of birth; do not send it")
         return ""
-    if not body.date_of_birth:
+    if not date_of_birth:
         raise Invalid("date_of_birth: required by this city (second factor)")
     try:
-        return codes.normalize_dob(body.date_of_birth)
+        return codes.normalize_dob(date_of_birth)
     except BadInput as exc:
         raise Invalid(f"date_of_birth: {exc}") from exc
 
@@ -226,6 +293,22 @@ def extend_order(conn: sa.Connection, principal: AdminPrincipal, order_id: str, 
     return to_out(city_order(conn, principal.city(), order_id))
 
 
+class ReissueIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    date_of_birth: str | None = None  # only and always when the city uses the second factor (as at creation)
+
+
+def reissue_order(conn: sa.Connection, principal: AdminPrincipal, order_id: str, dob: str | None, now: float) -> str:
+    """New QR token and PIN (same pickup number) for an announced or stored order; returns its state."""
+    city_id = principal.city()
+    city_order(conn, city_id, order_id)
+    settings = city_settings(conn, city_id)
+    dob_norm = _dob_of(settings, dob)
+    state = hub_orders.reissue_codes(conn, city_id, order_id, now, pin_length=settings.pin_length, dob=dob_norm)
+    audit(conn, principal, "order.reissue", order_id, now)
+    return state
+
+
 def search_orders(
     conn: sa.Connection,
     city_id: str,
@@ -286,7 +369,7 @@ def build_router() -> APIRouter:
     @router.get("/{order_id}")
     def get_order(hub: Hub, order_id: str, principal: OrderReader) -> OrderOut:
         with hub.store.read() as conn:
-            return to_out(city_order(conn, principal.city(), order_id))
+            return with_checkpoint(conn, to_out(city_order(conn, principal.city(), order_id)))
 
     @router.post("/{order_id}/cancel")
     def post_cancel(hub: Hub, order_id: str, principal: OrderWriter) -> OrderOut:
@@ -297,5 +380,16 @@ def build_router() -> APIRouter:
     def post_extend(hub: Hub, order_id: str, body: ExtendIn, principal: OrderWriter) -> OrderOut:
         with hub.store.write() as conn:
             return extend_order(conn, principal, order_id, body.days, hub.clock.now())
+
+    @router.post("/{order_id}/reissue")
+    def post_reissue(hub: Hub, order_id: str, body: ReissueIn, principal: OrderWriter) -> OrderOut:
+        """New codes: the old QR code and PIN are refused once the kiosk has the next bundle; a stored order's
+        citizen gets a new notice now (an announced order's goes out when it is stored, as always)."""
+        with hub.store.write() as conn:
+            state = reissue_order(conn, principal, order_id, body.date_of_birth, hub.clock.now())
+        if state == HubOrderState.STORED.value:
+            hub.notifier.notify_reissued(order_id)
+        with hub.store.read() as conn:
+            return to_out(city_order(conn, principal.city(), order_id))
 
     return router

@@ -8,9 +8,12 @@ from typing import Protocol
 
 
 class Notifier(Protocol):
-    """Told once per order when the kiosk reports the document stored (the citizen may now be notified)."""
+    """Told once per order when the kiosk reports the document stored (the citizen may now be notified), and when
+    a stored order got new codes (the citizen gets a new notice)."""
 
     def notify_stored(self, order_id: str) -> None: ...
+
+    def notify_reissued(self, order_id: str) -> None: ...
 
 
 class Mailer(Protocol):
@@ -25,7 +28,12 @@ class RecordingNotifier:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.stored: list[str] = []
+        self.reissued: list[str] = []
 
     def notify_stored(self, order_id: str) -> None:
         with self._lock:
             self.stored.append(order_id)
+
+    def notify_reissued(self, order_id: str) -> None:
+        with self._lock:
+            self.reissued.append(order_id)

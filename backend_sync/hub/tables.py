@@ -156,6 +156,7 @@ orders = Table(
     Column("old_id_compartment", Integer, nullable=True),  # where the returned old ID card lies
     Column("old_id_returned_at", Double, nullable=True),
     Column("old_id_taken_at", Double, nullable=True),  # staff took the old ID card out
+    Column("manual_locked_at", Double, nullable=True),  # the kiosk locked the manual path (too many wrong PINs)
     Column("notice_sent_at", Double, nullable=True),
     Column("reminder_sent_at", Double, nullable=True),
     UniqueConstraint("city_id", "reference", name="uq_orders_city_reference"),

@@ -90,6 +90,8 @@ class DoorFlow:
                 self._finish_pickup(tx, c, reading_item)
             elif c.purpose == OpenPurpose.OLD_ID:
                 self._finish_old_id(tx, c, reading_item)
+            elif c.purpose == OpenPurpose.COUNTER:
+                self._finish_counter(tx, c, reading_item)
             elif c.purpose == OpenPurpose.RETURN:
                 self._finish_return(tx, c)
             else:
@@ -145,6 +147,16 @@ class DoorFlow:
             handover.old_id_in(tx, c, tx.order(c.order_id), Witness.SENSOR)
         else:
             handover.old_id_not_in(tx, c, c.order_id, Witness.SENSOR)
+
+    def _finish_counter(self, tx: Tx, c: Compartment, item: bool | None) -> None:
+        assert c.order_id is not None
+        order = tx.order(c.order_id)
+        if item is None:  # no item sensor: staff say whether they took the document out
+            handover.checking(tx, c)
+        elif item:
+            handover.not_handed_over(tx, c, order, Witness.SENSOR)
+        else:
+            handover.collected(tx, c, order, Witness.SENSOR)
 
     def _finish_return(self, tx: Tx, c: Compartment) -> None:
         order = tx.order(c.order_id) if c.order_id else None
@@ -204,8 +216,9 @@ class DoorFlow:
 
     def unanswered(self) -> list[int]:
         """Compartments CHECKING longer than ``timing.answer_s`` are settled on the safe side: a pickup's document
-        counts as left behind (alarm, order collectable), an old ID as inside (staff take it out and see), a loading
-        as not known (faulty, assignment undone, alarm: no citizen is told of an envelope nobody confirmed)."""
+        counts as left behind (alarm, order collectable), an old ID as inside (staff take it out and see), a counter
+        handover's document as still inside (not handed over), a loading as not known (faulty, assignment undone,
+        alarm: no citizen is told of an envelope nobody confirmed)."""
         limit = self.ctx.config.timing.answer_s
         now = self.ctx.clock.now()
         late = [c.number for c in self.ctx.store.compartments() if c.state == CompartmentState.CHECKING]
@@ -220,6 +233,8 @@ class DoorFlow:
                     handover.left_behind(tx, c, order, Witness.UNANSWERED)
                 elif c.purpose == OpenPurpose.OLD_ID:
                     handover.old_id_in(tx, c, order, Witness.UNANSWERED)
+                elif c.purpose == OpenPurpose.COUNTER:
+                    handover.not_handed_over(tx, c, order, Witness.UNANSWERED)
                 else:
                     tx.set_compartment(
                         c,

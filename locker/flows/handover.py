@@ -6,7 +6,7 @@ import enum
 import json
 from typing import Any
 
-from locker.model import AlarmKind, Compartment, CompartmentState, Content, Order, OrderState
+from locker.model import AlarmKind, Compartment, CompartmentState, Content, OpenPurpose, Order, OrderState
 from locker.store import Tx
 
 # Fields a compartment drops when a door cycle ends.
@@ -53,21 +53,36 @@ def not_loaded(tx: Tx, c: Compartment, order: Order, by: Witness) -> None:
 
 
 def collected(tx: Tx, c: Compartment, order: Order, taken: Witness) -> None:
-    """The door closed on an empty compartment after a pickup: the handover happened; its proof is written."""
-    tx.set_compartment(
-        c, CompartmentState.FREE, why="pickup.closed", order_id=None, content=Content.NONE, **_CYCLE_OVER
-    )
-    tx.set_order(order, OrderState.COLLECTED, why="pickup.closed")
+    """The door closed on an empty compartment after a pickup (or a counter handover): the handover happened, its
+    proof is written. A faulty or disabled compartment emptied by staff stays so (they enable it when checked)."""
+    keep = c.purpose == OpenPurpose.COUNTER and c.resume_state in (CompartmentState.FAULTY, CompartmentState.DISABLED)
+    target = c.resume_state if keep and c.resume_state else CompartmentState.FREE
+    tx.set_compartment(c, target, why="pickup.closed", order_id=None, content=Content.NONE, **_CYCLE_OVER)
     tx.clear_alarm(AlarmKind.DOCUMENT_LEFT_BEHIND, c.number)
+    handed_over(tx, order, c.number, taken)
+
+
+def handed_over(tx: Tx, order: Order, compartment: int | None, taken: Witness) -> None:
+    """The order is collected: audit entry ``pickup.handover`` and outbox ``collected`` with the proof (method,
+    statement and, at the counter, the staff who handed it over, from the order's receipt)."""
+    tx.set_order(order, OrderState.COLLECTED, why="pickup.closed")
     receipt = receipt_of(order)
     method, statement = receipt.get("method", ""), receipt.get("statement", {})
+    staff = receipt.get("staff", [])
+    extra = {"staff": staff} if staff else {}
     proof = tx.audit(
-        "pickup.handover", order=order.id, compartment=c.number, method=method, statement=statement, taken=taken
+        "pickup.handover",
+        order=order.id,
+        compartment=compartment,
+        method=method,
+        statement=statement,
+        taken=taken,
+        **extra,
     )
     tx.outbox(
         "collected",
         order=order.id,
-        compartment=c.number,
+        compartment=compartment,
         old_id_returned=False,
         proof={
             "audit_seq": proof.seq,
@@ -75,8 +90,16 @@ def collected(tx: Tx, c: Compartment, order: Order, taken: Witness) -> None:
             "method": method,
             "statement": statement,
             "taken": taken.value,
+            **extra,
         },
     )
+
+
+def not_handed_over(tx: Tx, c: Compartment, order: Order, by: Witness) -> None:
+    """Staff opened for a counter handover but the document is still inside: back as it was, nothing happened."""
+    back = c.resume_state or CompartmentState.OCCUPIED
+    tx.set_compartment(c, back, why="counter.not_taken", content=Content.DOCUMENT, **_CYCLE_OVER)
+    tx.audit("counter.not_taken", order=order.id, compartment=c.number, by=by)
 
 
 def left_behind(tx: Tx, c: Compartment, order: Order, by: Witness) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +20,7 @@ from locker.errors import (
 from locker.flows import handover
 from locker.flows.common import FlowContext, open_door
 from locker.flows.handover import Witness
+from locker.flows.statements import check_statement
 from locker.model import (
     AlarmKind,
     Compartment,
@@ -32,6 +32,9 @@ from locker.model import (
     Statement,
 )
 from locker.store import Tx
+
+PIN_FAILURES = "pin_failures_total"  # station counter (meta): wrong manual codes entered here, ever
+_MANUAL_WHYS = frozenset({"pin.wrong", "pickup.manual_refused"})
 
 
 class CodeMethod(enum.StrEnum):
@@ -130,11 +133,18 @@ class PickupFlow:
         raise WrongCode("code not accepted")
 
     def _failure(self, identity: str, order: Order | None, why: str, **counter: int) -> None:
-        """One wrong code: the identity's and the station's throttle count it, the order's counter too."""
+        """One wrong code: the identity's and the station's throttle count it, the order's counter too. A wrong
+        manual code is counted for the fleet (``pin_failures_total``); the PIN that locks an order's manual path
+        tells the hub (outbox ``manual_path``), so the office can see why a citizen calls."""
         with self.ctx.store.change("citizen") as tx:
             tx.record_failure(throttle.SCOPE_MANUAL, identity, self.ctx.config.throttle)
+            if why in _MANUAL_WHYS:
+                tx.count(PIN_FAILURES)
             if order is not None:
                 tx.set_order(order, None, why=why, **counter)
+                limit = self.ctx.config.policy.manual_max_failures
+                if why == "pin.wrong" and order.manual_failures < limit <= counter.get("manual_failures", 0):
+                    tx.outbox("manual_path", order=order.id, locked=True)
             else:
                 tx.audit(why)
 
@@ -296,19 +306,3 @@ class PickupFlow:
                 tx.set_order(tx.order(order_id), OrderState.STORED, why="door.did_not_open", code_used=False)
             tx.raise_alarm(AlarmKind.DOOR_DID_NOT_OPEN, number)
         raise DoorDidNotOpen(number)
-
-
-_STATEMENT_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
-_STATEMENT_VERSION = re.compile(r"[0-9a-z][0-9a-z_.-]{0,63}")
-_LANGUAGE = re.compile(r"[a-z]{2,3}")
-
-
-def check_statement(statement: Statement) -> None:
-    """A receipt statement names its text, wording and language; anything else is refused (BadInput)."""
-    ok = (
-        _STATEMENT_ID.fullmatch(statement.id)
-        and _STATEMENT_VERSION.fullmatch(statement.version)
-        and _LANGUAGE.fullmatch(statement.language)
-    )
-    if not ok:
-        raise BadInput("the receipt statement must name its text, version and language")

@@ -14,6 +14,8 @@ from locker.model import AlarmKind, Compartment, CompartmentState, Content, Door
 from locker.ports import DoorReading
 
 log = logging.getLogger(__name__)
+# Door cycles in which a person takes the document out.
+_TAKE_OUT = (OpenPurpose.PICKUP, OpenPurpose.RETURN, OpenPurpose.COUNTER)
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ class RecoveryFlow:
                 self.doors.opened(number, uncommanded=True)
                 return "door open outside a cycle: forced"
             return ""
-        if c.state == CompartmentState.CHECKING and c.purpose is not None:
+        if c.state == CompartmentState.CHECKING and c.purpose in (OpenPurpose.PICKUP, OpenPurpose.OLD_ID):
             return self._unanswerable(number)
         if not in_cycle:
             return self._reconcile_item(number, reading)
@@ -98,7 +100,7 @@ class RecoveryFlow:
             self.doors.closed(number)
             return "cycle finished: door closed"
         store = self.ctx.store
-        took_out = c.state == CompartmentState.OPENING and c.purpose in (OpenPurpose.PICKUP, OpenPurpose.RETURN)
+        took_out = c.state == CompartmentState.OPENING and c.purpose in _TAKE_OUT
         put_in = c.state == CompartmentState.OPENING and c.purpose == OpenPurpose.OLD_ID and reading.item is True
         if (took_out and reading.item is False and c.content != Content.NONE) or put_in:
             # The compartment held something and is empty now (or was empty for an old ID and holds one now): the
@@ -156,7 +158,7 @@ class RecoveryFlow:
                     tx.set_order(order, OrderState.STORED, why="recovery.interrupted", code_used=False)
                 tx.raise_alarm(AlarmKind.INTERRUPTED_CYCLE, number)
                 return "pickup interrupted: faulty"
-            if c.purpose in (OpenPurpose.RETURN, OpenPurpose.OLD_ID) and reading.item is None:
+            if c.purpose in (OpenPurpose.RETURN, OpenPurpose.COUNTER, OpenPurpose.OLD_ID) and reading.item is None:
                 # No item sensor: the document may be out already (the old ID may be in). Not known, so staff look.
                 tx.set_compartment(
                     c,

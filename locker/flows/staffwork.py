@@ -1,15 +1,29 @@
-"""Staff work on compartments: take out expired/cancelled orders and old IDs, maintenance, disable/enable."""
+"""Staff work on compartments: take out expired/cancelled orders and old IDs, hand over at the counter,
+maintenance, disable/enable."""
 
 from __future__ import annotations
 
+import json
+
 from locker.errors import BadInput, DoorDidNotOpen, FlowError
+from locker.flows import handover
 from locker.flows.common import FlowContext, open_door
-from locker.model import AlarmKind, Compartment, CompartmentState, Content, OpenPurpose, Order, OrderState
+from locker.flows.handover import Witness
+from locker.flows.statements import check_statement
+from locker.model import AlarmKind, Compartment, CompartmentState, Content, OpenPurpose, Order, OrderState, Statement
 from locker.remote import Receipt
 from locker.staff import StaffAuth
+from locker.store import Tx
 
 # In a door cycle, or waiting for the answer of the person who just closed the door: not for staff to act on.
 _BUSY = (CompartmentState.LOADING, CompartmentState.OPENING, CompartmentState.CHECKING)
+
+
+def _begin(tx: Tx, c: Compartment, purpose: OpenPurpose) -> None:
+    """A staff door cycle starts: the compartment opens for ``purpose`` and goes back to its state afterwards."""
+    tx.set_compartment(
+        c, CompartmentState.OPENING, why=purpose.value, purpose=purpose, resume_state=c.state, door_confirmed_at=None
+    )
 
 
 def _reason(text: str) -> str:
@@ -56,15 +70,67 @@ class StaffWorkFlow:
                 raise FlowError(f"compartment {number} holds nothing to take back").keyed(
                     "staff.err.nothing_to_take", n=number
                 )
-            tx.set_compartment(
-                c,
-                CompartmentState.OPENING,
-                why="return",
-                purpose=OpenPurpose.RETURN,
-                resume_state=c.state,
-                door_confirmed_at=None,
-            )
+            _begin(tx, c, OpenPurpose.RETURN)
         return self._open(number, actor)
+
+    # -- hand over at the counter -------------------------------------------------------------------------------
+    def counter_orders(self) -> list[Order]:
+        """Orders staff may hand over in person: stored or expired in a compartment, or returned to the office."""
+        out = []
+        for o in self.ctx.store.orders([OrderState.STORED, OrderState.EXPIRED, OrderState.RETURNED]):
+            if o.state == OrderState.RETURNED:
+                out.append(o)
+                continue
+            c = self.ctx.store.compartment(o.compartment) if o.compartment is not None else None
+            if c is not None and c.order_id == o.id and c.content == Content.DOCUMENT and c.state not in _BUSY:
+                out.append(o)
+        return out
+
+    def counter_hand_over(self, session_id: str, order_id: str, statement: Statement) -> int | None:
+        """Hand a document over in person, the citizen having confirmed receipt on the staff screen (``statement``,
+        in the screen's language). A document in a compartment: the door opens for staff to take it out, and the
+        handover is recorded when it has closed on an empty compartment (sensor, or staff's word). A returned
+        document (already at the office): recorded at once. Returns the compartment opened, or None."""
+        check_statement(statement)
+        session = self.staff.require(session_id, role="loader")
+        actor = StaffAuth.actor(session)
+        receipt = json.dumps(
+            {"method": "counter", "statement": statement.as_dict(), "staff": list(session.staff)}, sort_keys=True
+        )
+        with self.ctx.store.change(actor) as tx:
+            o = tx.order(order_id)
+            if o.state not in (OrderState.STORED, OrderState.EXPIRED, OrderState.RETURNED):
+                raise FlowError(f"order {order_id} is {o.state}; it cannot be handed over").keyed(
+                    "staff.err.not_handable", order=order_id
+                )
+            tx.audit("counter.receipt_confirmed", order=o.id, statement=statement.as_dict(), staff=session.staff)
+            o = tx.set_order(o, why="counter.receipt_confirmed", receipt=receipt)
+            if o.state == OrderState.RETURNED:
+                handover.handed_over(tx, o, None, Witness.STAFF)
+                return None
+            c = tx.compartment(o.compartment) if o.compartment is not None else None
+            if c is None or c.order_id != o.id or c.content != Content.DOCUMENT or c.state in _BUSY:
+                raise FlowError(f"order {order_id} is not in a compartment staff can open now").keyed(
+                    "staff.err.not_handable", order=order_id
+                )
+            _begin(tx, c, OpenPurpose.COUNTER)
+            number = c.number
+        return self._open(number, actor)
+
+    def counter_taken(self, session_id: str, number: int, taken: bool) -> None:
+        """Staff's answer after a counter handover's door closed on a board without item sensor."""
+        session = self.staff.require(session_id, role="loader")
+        with self.ctx.store.change(StaffAuth.actor(session)) as tx:
+            c = tx.compartment(number)
+            if c.state != CompartmentState.CHECKING or c.purpose != OpenPurpose.COUNTER or c.order_id is None:
+                raise FlowError(f"compartment {number} is not waiting for a handover's answer").keyed(
+                    "staff.err.not_checking", n=number
+                )
+            o = tx.order(c.order_id)
+            if taken:
+                handover.collected(tx, c, o, Witness.STAFF)
+            else:
+                handover.not_handed_over(tx, c, o, Witness.STAFF)
 
     def maintenance_open(self, session_id: str, number: int, reason: str) -> int:
         session = self.staff.require(session_id, role="maintenance")
@@ -84,14 +150,7 @@ class StaffWorkFlow:
             c = tx.compartment(number)
             if c.state in _BUSY:
                 raise FlowError(f"compartment {number} is in a door cycle").keyed("staff.err.in_cycle", n=number)
-            tx.set_compartment(
-                c,
-                CompartmentState.OPENING,
-                why="maintenance",
-                purpose=OpenPurpose.MAINTENANCE,
-                resume_state=c.state,
-                door_confirmed_at=None,
-            )
+            _begin(tx, c, OpenPurpose.MAINTENANCE)
             tx.audit("maintenance.reason", compartment=number, reason=why)
             if receipt is not None:
                 receipt.started(tx)
@@ -175,3 +234,5 @@ class StaffWorkFlow:
         with self.ctx.store.change(StaffAuth.actor(session)) as tx:
             o = tx.order(order_id)
             tx.set_order(o, why="manual.reset", manual_failures=0, factor_failures=0)
+            if o.manual_failures >= self.ctx.config.policy.manual_max_failures:
+                tx.outbox("manual_path", order=o.id, locked=False)

@@ -214,6 +214,7 @@ class World:
         self.st.hw.close(n)
         self._until(k, lambda: self.compartment(n)["state"] != "opening", f"door {n} to close")
         if self.compartment(n)["state"] == "checking":  # no item sensor: the citizen says "I have taken it"
+            self._until(k, lambda: self.screen(k) == "taken", "the screen to ask whether it was taken")
             mark("taken confirmed")
             assert self._post(k, "/act", {"op": "taken:"}).status_code == 303
         self._until(k, lambda: self.order(o.order_id)["state"] == "collected", f"{o.order_id} collected")
@@ -320,7 +321,15 @@ class World:
                 o = orders[c["order_id"]]
                 assert o["compartment"] == n, f"compartment {n} holds {o['id']}, which points at {o['compartment']}"
             if c["state"] == "occupied":
-                assert c["order_id"] is not None and self.st.hw.has_item(n), f"occupied {n}: nothing inside"
+                assert c["order_id"] is not None, f"occupied {n} without an order"
+                # Empty but occupied only on the safe side: a pickup's door closed where no sensor could tell and
+                # nobody could say it was taken (the cycle went on across the restart): left behind, for staff.
+                unknown = self.rows(
+                    "SELECT 1 FROM alarms WHERE kind = 'document_left_behind' AND compartment = ?"
+                    " AND cleared_at IS NULL",
+                    (n,),
+                )
+                assert self.st.hw.has_item(n) or unknown, f"occupied {n}: nothing inside"
             if c["state"] == "free":
                 assert c["order_id"] is None and not self.st.hw.has_item(n), f"free {n} holds a document"
 

@@ -197,13 +197,22 @@ def test_rest_order_to_collected(hub: HubProcess, kiosk: KioskProcess, smtp: Smt
         # -- sync: both collected at the hub, each with a handover proof pointing into the kiosk's audit log -----
         kiosk.call("sync")
         assert kiosk.call("pending") == 0
-        for oid in (by_qr, by_pin):
+        for oid, method in ((by_qr, "qr"), (by_pin, "manual")):
             o = hub_order(api, oid)
             assert o["state"] == "collected" and o["collected_at"] is not None, o
             row = hub_row(store, oid)
             proof = json.loads(row.handover_proof)
-            assert proof["check"] in {"pending", "match"}, proof
             assert proof["audit_hash"] == kiosk.call("audit_hash", seq=proof["audit_seq"])
+            # the proof through the API: when, where, how, which statement, its audit position, and the
+            # countersigned checkpoint of the same sync that covers it
+            shown = o["proof"]
+            assert shown["at"] == o["collected_at"] and shown["kiosk"] == o["kiosk"]
+            assert shown["compartment"] == compartment[oid] and shown["method"] == method
+            assert shown["taken"] == "sensor" and shown["staff"] == []
+            assert shown["statement"] == {"id": "confirm.statement", "version": "test-1", "language": "de"}
+            assert (shown["audit_seq"], shown["audit_hash"]) == (proof["audit_seq"], proof["audit_hash"])
+            assert shown["check"] == "match", shown
+            assert shown["checkpoint"]["size"] >= shown["audit_seq"], shown
             assert row.qr_payload_clear is None and row.pin_clear is None
         assert len(smtp.messages) == 2  # exactly one notice per order
         assert smtp.over_tls == [True, True]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 
 from backend_sync.hub import tables as hubdb
-from tests.hub_city.conftest import Hub
+from tests.hub_city.conftest import Hub, order_body
 from tests.hub_city.seed import seed_city
 
 
@@ -73,3 +75,44 @@ def test_platform_creates_city_and_admin(hub: Hub) -> None:
             sa.select(hubdb.admin_audit.c.action).where(hubdb.admin_audit.c.city_id.is_(None))
         ).scalars()
         assert {"city.add", "admin.add"} <= set(actions)
+
+
+def test_orders_page_shows_the_handover_proof_the_pin_lock_and_the_old_id(hub: Hub) -> None:
+    c, a = hub.client, hub.a
+    collected = c.post("/api/v1/orders", json=order_body(a, reference="REF-P1"), headers=a.headers).json()["id"]
+    locked = c.post("/api/v1/orders", json=order_body(a, reference="REF-P2"), headers=a.headers).json()["id"]
+    proof = {
+        "audit_seq": 41,
+        "audit_hash": "ab" * 32,
+        "method": "counter",
+        "statement": {"id": "confirm.statement", "version": "fd97ed78df102b68", "language": "tr"},
+        "taken": "staff",
+        "staff": ["ANNA-01", "BEN-02"],
+        "compartment": 3,
+        "check": "match",
+    }
+    o = hubdb.orders
+    with hub.store.write() as conn:
+        conn.execute(
+            sa.update(o)
+            .where(o.c.id == collected)
+            .values(
+                state="collected",
+                collected_at=hub.clock.now(),
+                handover_proof=json.dumps(proof),
+                old_id_compartment=3,
+                old_id_returned_at=hub.clock.now(),
+            )
+        )
+        conn.execute(sa.update(o).where(o.c.id == locked).values(state="stored", manual_locked_at=hub.clock.now()))
+    page = hub.login(hub.a.office_user).get("/admin/orders").text
+    for text in (
+        "compartment 3: counter by ANNA-01 + BEN-02, empty by staff",
+        "statement confirm.statement vfd97ed78df102b68 (tr); audit entry 41 (match)",
+        "PIN entry locked since",
+        "old ID card in compartment 3",
+    ):
+        assert text in page, text
+    api = c.get(f"/api/v1/orders/{collected}", headers=a.headers).json()
+    assert api["proof"]["staff"] == ["ANNA-01", "BEN-02"] and api["proof"]["checkpoint"] is None  # none stored
+    assert c.get(f"/api/v1/orders/{locked}", headers=a.headers).json()["manual_locked_at"] is not None

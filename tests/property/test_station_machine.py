@@ -230,6 +230,24 @@ class StationMachine(RuleBasedStateMachine):
         assert right, "a wrong PIN was accepted"
         self._pickup(v, True, "truth", False)
 
+    @rule(k=st.integers(0, 99), take=st.booleans())
+    def counter_handover(self, k: int, take: bool) -> None:
+        """Staff hand a document over in person (from its compartment, or one already taken back to the office)."""
+        orders = self.s.flows.staffwork.counter_orders()
+        if not orders:
+            return
+        o = orders[k % len(orders)]
+        try:
+            n = self.s.flows.staffwork.counter_hand_over(self._session(), o.id, STATEMENT)
+        except (FlowError, DoorDidNotOpen):
+            return
+        event("counter handover")
+        if n is None:
+            return
+        self._close(n, take=take)
+        if self._checking(n):
+            self.s.flows.staffwork.counter_taken(self._session(), n, take)
+
     @rule(n=st.integers(1, N_COMPARTMENTS), jammed=st.booleans())
     def jam(self, n: int, jammed: bool) -> None:
         self.s.bank.jam(n, jammed)
@@ -340,15 +358,18 @@ class StationMachine(RuleBasedStateMachine):
     def every_proof_names_its_method_and_statement(self) -> None:
         for r in self.s.database.query("SELECT body FROM outbox WHERE kind = 'collected'"):
             proof = json.loads(r["body"])["proof"]
-            assert proof["method"] in ("qr", "manual"), proof
+            assert proof["method"] in ("qr", "manual", "counter"), proof
             assert proof["statement"] == STATEMENT.as_dict(), proof
-            assert proof["taken"] in ("sensor", "citizen"), proof
+            taken = ("staff",) if proof["method"] == "counter" else ("sensor", "citizen")
+            assert proof["taken"] in (*taken, "sensor"), proof
+            assert bool(proof.get("staff")) == (proof["method"] == "counter"), proof
 
     @invariant()
     def nothing_in_a_cycle_between_rules_but_unanswered_questions(self) -> None:
         for c in self.s.store.compartments():
             if c.state == CompartmentState.CHECKING:
-                assert not self._sensed() and c.purpose in (None, OpenPurpose.PICKUP, OpenPurpose.OLD_ID), c
+                purposes = (None, OpenPurpose.PICKUP, OpenPurpose.OLD_ID, OpenPurpose.COUNTER)
+                assert not self._sensed() and c.purpose in purposes, c
 
     @invariant()
     def a_compartment_holds_at_most_one_order(self) -> None:

@@ -23,7 +23,7 @@ from kiosk_ui.app import HOST, create_app
 from kiosk_ui.citizen_session import CitizenSession
 from kiosk_ui.runtime import KioskUI
 from locker.clock import ManualClock
-from locker.config import ThrottleConfig
+from locker.config import OfficeConfig, ThrottleConfig
 from locker.station import Station as UIStation
 from tests.harness import Station, station_config
 
@@ -67,11 +67,18 @@ class Kiosk:
 
 
 def build(
-    tmp_path: Path, n: int = 6, throttle: ThrottleConfig | None = None, screen_token: str = "", **policy: Any
+    tmp_path: Path,
+    n: int = 6,
+    throttle: ThrottleConfig | None = None,
+    screen_token: str = "",
+    office: OfficeConfig | None = None,
+    **policy: Any,
 ) -> Kiosk:
     cfg = station_config(tmp_path / "wibox.db", n, **policy)
     if throttle is not None:
         cfg = dataclasses.replace(cfg, throttle=throttle)
+    if office is not None:
+        cfg = dataclasses.replace(cfg, office=office)
     clock = ManualClock()
     bank = MemoryLockBank([c.number for c in cfg.compartments], clock, item_sensors=True)
     station = Station(cfg, clock, bank)

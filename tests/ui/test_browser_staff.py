@@ -1,4 +1,5 @@
-"""Staff flows in Chromium: badge + PIN login with the four-eyes rule, loading by scanned label, returns."""
+"""Staff flows in Chromium: badge + PIN login with the four-eyes rule, loading by scanned label, returns, a
+handover at the counter after a door that did not open."""
 
 from __future__ import annotations
 
@@ -113,3 +114,32 @@ def wait_until(page: Page, done: Callable[[], bool], what: str, timeout_s: float
     while not done():
         assert time.monotonic() < deadline, f"not seen within {timeout_s} s: {what}"
         page.wait_for_timeout(20)
+
+
+def test_counter_handover_after_a_jammed_door(kiosk: Kiosk, page: Page) -> None:
+    """The citizen's door did not open; staff free the lock and hand the document over in person, the citizen
+    confirming receipt on the staff screen."""
+    c = kiosk.station.announce("ORDER-DESK1")
+    n = kiosk.station.load(kiosk.station.staff_session(), c)
+    bea = kiosk.station.add_staff("BEA-03", PIN, ("loader",))
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/jam", data={"jammed": True}).ok
+    page.goto(kiosk.url + "/")
+    assert page.request.post(f"{kiosk.url}/sim/api/scan", data={"text": c.qr}).ok
+    page.get_by_role("button", name="Empfang bestätigen").tap()
+    expect(page.locator("h1")).to_have_text("Die Tür hat sich nicht geöffnet")
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/jam", data={"jammed": False}).ok
+    login(page, kiosk, bea.payload)
+    expect(page.get_by_text("Angemeldet: BEA-03")).to_be_visible()
+    page.get_by_role("button", name="Am Schalter übergeben").tap()
+    page.get_by_role("button", name=f"Auftrag {c.order_id} (Fach {n})").tap()
+    expect(page.get_by_text("Ich bestätige, dass ich mein Dokument erhalten habe.")).to_be_visible()
+    page.get_by_role("button", name="Empfang bestätigt, jetzt übergeben").tap()
+    expect(page.locator(".message")).to_contain_text(f"Fach {n} ist offen")
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/item", data={"present": False}).ok
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/close").ok
+    expect(page.locator(".message")).to_have_text(f"Fach {n}: Dokument am Schalter übergeben.")
+    order = kiosk.station.store.order(c.order_id)
+    assert order is not None and order.state == OrderState.COLLECTED
+    body = kiosk.station.database.query_one("SELECT body FROM outbox WHERE kind = 'collected'")
+    assert body is not None and '"method":"counter"' in body["body"] and '"BEA-03"' in body["body"]
+    expect(page.get_by_text("Kein Dokument zur Übergabe.")).to_be_visible()

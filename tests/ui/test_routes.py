@@ -18,6 +18,7 @@ from kiosk_ui.errors import ErrorKind, citizen_error, http_status
 from kiosk_ui.i18n import LANGUAGES, Catalogs
 from kiosk_ui.speech import spell_secret
 from locker import codes
+from locker.config import OfficeConfig
 from locker.errors import (
     BadInput,
     DoorDidNotOpen,
@@ -112,6 +113,49 @@ def test_wrong_manual_code_shows_no_hint_and_keeps_no_pin(client: TestClient, ki
     assert "654321" not in r.text
     s = kiosk.session()
     assert s.pin == "" and s.pending is None
+
+
+def _manual(client: TestClient, number: str, pin: str) -> str:
+    """Type a code: from the start screen, or "try again" on an error screen (the same visit)."""
+    client.post("/act", data={"op": "manual:"})
+    for d in number + pin:
+        client.post("/act", data={"op": f"key:{d}"})
+    text: str = client.post("/act", data={"op": "ok:"}).text
+    return text
+
+
+OFFICE = OfficeConfig("Bürgerbüro Mitte", "Rathausplatz 1, 65183 Wiesbaden", "Mo bis Fr 8 bis 12 Uhr", "0611 31-0")
+
+
+def test_tries_left_tell_nothing_about_the_number_and_a_lock_sends_to_the_office(tmp_path: Path) -> None:
+    k = build(tmp_path, office=OFFICE)
+    try:
+        c = k.station.announce("ORDER-TRY1", pickup_number="12345678")
+        k.station.load(k.station.staff_session(), c)
+        with TestClient(k.app, base_url="http://127.0.0.1") as client:
+            client.get("/")
+            wrong = f"{(int(c.pin) + 1) % 10**6:06d}"
+            existing = _manual(client, c.pickup_number, wrong)
+            client.post("/act", data={"op": "cancel:"})  # a new visit
+            unknown = _manual(client, "87654321", wrong)
+            tries = "Sie haben noch höchstens 4 Versuche"
+            assert tries in existing and tries in unknown  # the same for a number that exists and one that does not
+            assert 'value="manual:"' in existing and "Bürgerbüro Mitte" not in existing
+            again = _manual(client, "87654321", wrong)  # the same visit: one try fewer
+            assert "höchstens 3 Versuche" in again
+            # wrong PINs of earlier visits have locked this order's manual path
+            with k.station.lock, k.station.store.change("test") as tx:
+                tx.set_order(tx.order(c.order_id), why="test", manual_failures=5)
+            client.post("/act", data={"op": "cancel:"})
+            locked = _manual(client, c.pickup_number, c.pin)
+            assert 'data-screen="error-manual_locked"' in locked
+            assert 'value="manual:"' not in locked  # no "try again" that cannot help; back to start (the QR code)
+            for line in ("Ihr Bürgerbüro: Bürgerbüro Mitte", "Rathausplatz 1", "Mo bis Fr 8 bis 12 Uhr", "0611 31-0"):
+                assert line in locked, line
+            spoken = client.get("/speech.txt").text
+            assert "Öffnungszeiten: Mo bis Fr 8 bis 12 Uhr" in spoken and "Telefon: 0611 31-0" in spoken
+    finally:
+        k.close()
 
 
 def test_speech_spells_the_pin_as_stars(client: TestClient) -> None:

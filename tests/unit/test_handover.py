@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from locker import audit
-from locker.errors import BadInput, FlowError, NotCollectable
+from locker.errors import BadInput, DoorDidNotOpen, FlowError, ManualPathLocked, NotCollectable, WrongCode
 from locker.flows import VerifiedPickup
 from locker.model import AlarmKind, CompartmentState, Content, OrderState, Statement
 from tests.harness import STATEMENT, Codes, Station, make_station
@@ -302,3 +302,97 @@ def test_a_forced_door_during_the_question_is_no_handover(bare: Station) -> None
     assert bare.store.compartment(n).state == CompartmentState.FAULTY
     assert state(bare, c) == OrderState.STORED and outbox(bare, "collected") == []
     assert (AlarmKind.DOOR_FORCED, n) in alarms(bare)
+
+
+# -- staff hand a document over at the counter ------------------------------------------------------------------
+def test_counter_handover_from_a_compartment(st: Station) -> None:
+    sid = st.staff_session()
+    c = st.announce("ORD-0001")
+    n = st.load(sid, c)
+    assert [o.id for o in st.flows.staffwork.counter_orders()] == [c.order_id]
+    statement = Statement("confirm.statement", "0123456789abcdef", "tr")
+    assert st.flows.staffwork.counter_hand_over(sid, c.order_id, statement) == n
+    close(st, n, take=True)
+    assert state(st, c) == OrderState.COLLECTED
+    assert st.store.compartment(n).state == CompartmentState.FREE
+    [ev] = outbox(st, "collected")
+    proof = ev["proof"]
+    assert isinstance(proof, dict)
+    assert (proof["method"], proof["taken"], proof["staff"]) == ("counter", "sensor", ["ANNA-01"])
+    assert proof["statement"] == statement.as_dict()
+    with pytest.raises(NotCollectable):  # the citizen's code is of no use any more
+        st.flows.pickup.verify(st.flows.pickup.scan_qr(c.qr))
+
+
+def test_counter_handover_after_a_jam_keeps_the_compartment_for_staff(st: Station) -> None:
+    sid = st.staff_session()
+    c = st.announce("ORD-0001")
+    n = st.load(sid, c)
+    st.bank.jam(n)
+    v = st.flows.pickup.verify(st.flows.pickup.scan_qr(c.qr))
+    with pytest.raises(DoorDidNotOpen):
+        st.flows.pickup.confirm_receipt(v, STATEMENT)
+    st.bank.jam(n, False)  # staff free the lock; the citizen is at the counter
+    st.flows.staffwork.counter_hand_over(sid, c.order_id, STATEMENT)
+    close(st, n, take=True)
+    assert state(st, c) == OrderState.COLLECTED
+    assert st.store.compartment(n).state == CompartmentState.FAULTY  # still to be checked and enabled
+
+
+def test_counter_handover_document_still_inside_changes_nothing(st: Station) -> None:
+    sid = st.staff_session()
+    c = st.announce("ORD-0001")
+    n = st.load(sid, c)
+    st.flows.staffwork.counter_hand_over(sid, c.order_id, STATEMENT)
+    close(st, n, take=False)
+    assert state(st, c) == OrderState.STORED
+    assert st.store.compartment(n).state == CompartmentState.OCCUPIED
+    assert outbox(st, "collected") == []
+    opened(st, c)  # the citizen's code still opens it
+    close(st, n, take=True)
+    assert state(st, c) == OrderState.COLLECTED
+
+
+def test_counter_handover_of_a_returned_document_and_without_sensor(tmp_path: Path) -> None:
+    st = make_station(tmp_path, item_sensors=False)
+    sid = st.staff_session()
+    a, b = st.announce("ORD-0001", days=1), st.announce("ORD-0002")
+    na, nb = st.load(sid, a), st.load(sid, b)
+    st.clock.advance(2 * 86400)
+    st.flows.orders.expire_due()
+    sid = st.staff_session()  # a new day, a new login
+    st.flows.staffwork.take_out(sid, na)
+    close(st, na, take=True)
+    assert state(st, a) == OrderState.RETURNED
+    assert st.flows.staffwork.counter_hand_over(sid, a.order_id, STATEMENT) is None  # at the office: no door
+    assert state(st, a) == OrderState.COLLECTED
+    [ev] = outbox(st, "collected")
+    assert ev["compartment"] is None and ev["proof"]["method"] == "counter"  # type: ignore[index]
+    st.flows.staffwork.counter_hand_over(sid, b.order_id, STATEMENT)
+    close(st, nb, take=True)
+    assert st.store.compartment(nb).state == CompartmentState.CHECKING
+    st.flows.staffwork.counter_taken(sid, nb, True)
+    assert state(st, b) == OrderState.COLLECTED
+    assert outbox(st, "collected")[1]["proof"]["taken"] == "staff"  # type: ignore[index]
+    with pytest.raises(FlowError):
+        st.flows.staffwork.counter_hand_over(sid, b.order_id, STATEMENT)
+
+
+# -- the manual path: counted, and its lock told to the hub --------------------------------------------------------
+def test_the_pin_that_locks_the_manual_path_tells_the_hub(st: Station) -> None:
+    sid = st.staff_session()
+    c = st.announce("ORD-0001")
+    st.load(sid, c)
+    wrong = f"{(int(c.pin) + 1) % 10**6:06d}"
+    limit = st.config.policy.manual_max_failures
+    for i in range(limit):
+        with pytest.raises(WrongCode):
+            st.flows.pickup.verify(st.flows.pickup.enter_manual(c.pickup_number, wrong), identity=f"visit-{i}")
+    assert [e["locked"] for e in outbox(st, "manual_path")] == [True]  # once, with the PIN that locked it
+    with pytest.raises(ManualPathLocked):
+        st.flows.pickup.verify(st.flows.pickup.enter_manual(c.pickup_number, c.pin), identity="visit-x")
+    with pytest.raises(WrongCode):
+        st.flows.pickup.verify(st.flows.pickup.enter_manual("99999999", wrong), identity="visit-y")
+    assert st.store.meta("pin_failures_total") == str(limit + 2)  # every wrong manual code at this station
+    st.flows.staffwork.reset_manual_path(sid, c.order_id)
+    assert [e["locked"] for e in outbox(st, "manual_path")] == [True, False]

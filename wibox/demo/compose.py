@@ -53,6 +53,12 @@ hub_url = "{hub_url}"
 key_dir = "{key_dir}"
 poll_s = 5
 
+[office]
+name = "Bürgerbüro Musterstadt (demo)"
+address = "Musterstraße 1, 65183 Wiesbaden"
+hours = "Mo bis Fr 8 bis 18 Uhr, Sa 9 bis 12 Uhr"
+phone = "0611 123456"
+
 """
 
 _SIZES = "SSMMLL"
