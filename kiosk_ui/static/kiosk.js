@@ -38,6 +38,24 @@
     }
     if (body.dataset.speech === "1" && (body.dataset.screen !== oldScreen || warning !== lastWarning)) speak();
     lastWarning = warning;
+    countdown();
+  }
+
+  // The timeout warning counts down each second from what the server rendered (the server's clock decides the
+  // reset; this only shows the seconds going by, and starts again with every render).
+  let ticker = null;
+  function countdown() {
+    if (ticker) clearInterval(ticker);
+    ticker = null;
+    const el = document.querySelector(".countdown");
+    if (!el) return;
+    const start = performance.now();
+    const from = Number(el.dataset.remaining) || 0;
+    ticker = setInterval(() => {
+      const left = Math.max(0, from - Math.floor((performance.now() - start) / 1000));
+      if (el.textContent !== String(left)) el.textContent = String(left);
+      if (left === 0) { clearInterval(ticker); ticker = null; }
+    }, 250);
   }
 
   // Re-renders run in the same queue as form posts: one request at a time, so an older render can never land
@@ -204,6 +222,7 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     lastWarning = document.body.dataset.warning || "0";
+    countdown();
     if (page() !== "sim") listen();
     heartbeat();
     setInterval(heartbeat, 10000);

@@ -16,30 +16,50 @@
     return b;
   }
 
+  // One row per compartment, made once and then updated in place: a click is never lost to a re-render (the
+  // buttons stay the same elements), and each button acts on the state shown at the moment it is pressed.
+  const rows = new Map();
+  const current = new Map();
+
+  function row(n) {
+    if (rows.has(n)) return rows.get(n);
+    const tr = document.createElement("tr");
+    tr.dataset.n = String(n);
+    const cells = [];
+    for (let i = 0; i < 6; i++) { const td = document.createElement("td"); tr.appendChild(td); cells.push(td); }
+    const close = button("close #" + n, () => post("/sim/api/doors/" + n + "/close"));
+    const item = button("", () => post("/sim/api/doors/" + n + "/item", { present: !current.get(n).item }));
+    const jam = button("", () => post("/sim/api/doors/" + n + "/jam", { jammed: !current.get(n).jammed }));
+    const td = document.createElement("td");
+    td.append(close, item, jam);
+    tr.appendChild(td);
+    document.querySelector("#sim-table tbody").appendChild(tr);
+    const r = { cells, item, jam };
+    rows.set(n, r);
+    return r;
+  }
+
+  function setText(el, text) {
+    if (el.textContent !== text) el.textContent = text;
+  }
+
   async function render() {
     const r = await fetch("/sim/api/state", { cache: "no-store" });
     const state = await r.json();
-    const tbody = document.querySelector("#sim-table tbody");
-    tbody.replaceChildren();
     for (const c of state.compartments) {
+      current.set(c.number, c);
       const g = document.querySelector('.box[data-n="' + c.number + '"]');
       if (g) {
         g.classList.toggle("door-open", c.door_open);
         g.classList.toggle("item", !!c.item);
-        g.querySelector(".st").textContent = (c.door_open ? "OPEN" : "closed") + (c.item ? " ▪" : "");
+        setText(g.querySelector(".st"), (c.door_open ? "OPEN" : "closed") + (c.item ? " ▪" : ""));
       }
-      const tr = document.createElement("tr");
       const cells = [c.number, c.door_open ? "open" : "closed", c.item === null ? "–" : (c.item ? "item" : "empty"),
         c.jammed ? "jammed" : (c.lock_energised ? "energised" : "idle"), c.compartment_state, c.order_state || "–"];
-      for (const v of cells) { const td = document.createElement("td"); td.textContent = String(v); tr.appendChild(td); }
-      const td = document.createElement("td");
-      td.append(
-        button("close #" + c.number, () => post("/sim/api/doors/" + c.number + "/close")),
-        button((c.item ? "remove item #" : "put item #") + c.number, () => post("/sim/api/doors/" + c.number + "/item", { present: !c.item })),
-        button((c.jammed ? "free lock #" : "jam lock #") + c.number, () => post("/sim/api/doors/" + c.number + "/jam", { jammed: !c.jammed })),
-      );
-      tr.appendChild(td);
-      tbody.appendChild(tr);
+      const x = row(c.number);
+      cells.forEach((v, i) => setText(x.cells[i], String(v)));
+      setText(x.item, (c.item ? "remove item #" : "put item #") + c.number);
+      setText(x.jam, (c.jammed ? "free lock #" : "jam lock #") + c.number);
     }
   }
 
