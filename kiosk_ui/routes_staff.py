@@ -13,7 +13,7 @@ from kiosk_ui.forms import form
 from kiosk_ui.i18n import DEFAULT_LANGUAGE, is_language
 from kiosk_ui.routes_citizen import kiosk_session, now_showing, set_kiosk_cookie
 from kiosk_ui.runtime import STAFF_COOKIE, KioskUI
-from kiosk_ui.screens import Page, StaffAction, StaffScreen
+from kiosk_ui.screens import KEYPAD_KEYS, Page, StaffAction, StaffScreen
 from kiosk_ui.staff_desk import StaffView
 from kiosk_ui.views import common
 from locker.errors import LockerError, SessionError
@@ -46,7 +46,7 @@ def staff_router(ui: KioskUI) -> APIRouter:  # noqa: PLR0915 (one closure per ro
         ctx = common(s.lang, ui.catalogs, ui.sizing, False, False)
         # The scanned badge stays in the daemon (the login uses it): its token is never written into the page.
         badge_id = s.staff_badge.split(":")[1] if s.staff_badge.count(":") == 2 else ""
-        ctx.update(badge_id=badge_id, message=message, second=second, version=s.version)
+        ctx.update(badge_id=badge_id, message=message, second=second, version=s.version, keys=KEYPAD_KEYS)
         response = ui.templates.TemplateResponse(request, "staff_login.html", ctx, status_code=status)
         set_kiosk_cookie(response, s)
         return response
@@ -68,6 +68,7 @@ def staff_router(ui: KioskUI) -> APIRouter:  # noqa: PLR0915 (one closure per ro
                 c for c in compartments if c.state == CompartmentState.CHECKING and c.purpose == OpenPurpose.COUNTER
             ],
             counter=await ui.station.run(lambda f: f.staffwork.counter_orders()),
+            reasons=REASONS,
             returnable=await ui.station.run(lambda f: f.staffwork.returnable()),
             alarms=alarms,
             version=f"{s.version}.{view.version}",
@@ -157,6 +158,20 @@ def _board_view(ui: KioskUI) -> tuple[list[Compartment], list[tuple[AlarmKind, i
     return ui.station.compartments(), ui.station.alarms()
 
 
+# Reasons staff pick on a touch screen (catalog keys); a typed text is added to the pick, or stands alone.
+REASONS = ("staff.why.lock", "staff.why.door", "staff.why.sensor", "staff.why.cleaning", "staff.why.check")
+
+
+def _reason(ui: KioskUI, view: StaffView, data: dict[str, str]) -> str:
+    pick, typed = data.get("reason_pick", ""), " ".join(data.get("reason", "").split())
+    if not pick:
+        return typed
+    if pick not in REASONS:
+        raise ValueError("unknown reason")
+    said = ui.catalogs.text(view.lang, pick)
+    return f"{said}: {typed}" if typed else said
+
+
 def _number(data: dict[str, str]) -> int:
     n = data.get("v", "")
     if not n.isdigit():
@@ -179,9 +194,9 @@ async def _do(ui: KioskUI, view: StaffView, action: StaffAction, data: dict[str,
     elif action == StaffAction.TAKE_OUT:
         await desk.take_out(view, _number(data))
     elif action == StaffAction.MAINT_OPEN:
-        await desk.maintenance_open(view, _number(data), data.get("reason", ""))
+        await desk.maintenance_open(view, _number(data), _reason(ui, view, data))
     elif action == StaffAction.DISABLE:
-        await desk.disable(view, _number(data), data.get("reason", ""))
+        await desk.disable(view, _number(data), _reason(ui, view, data))
     elif action == StaffAction.ENABLE:
         await desk.enable(view, _number(data))
     elif action in (StaffAction.INSIDE, StaffAction.EMPTY):

@@ -75,6 +75,14 @@
   }
 
   // Taps are queued, never dropped: each form post runs after the previous one has been rendered.
+  // The staff PIN keypad types into the PIN field (a touch-only kiosk has no keyboard); the field stays the form's.
+  document.addEventListener("click", (e) => {
+    const key = e.target.closest ? e.target.closest("[data-pin-key]") : null;
+    const pin = document.getElementById("pin");
+    if (!key || !pin) return;
+    pin.value = key.dataset.pinKey === "delete" ? pin.value.slice(0, -1) : pin.value + key.dataset.pinKey;
+  });
+
   document.addEventListener("submit", (e) => {
     const form = e.target;
     if (!(form instanceof HTMLFormElement) || form.id === "sim-scan") return;

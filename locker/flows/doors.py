@@ -163,6 +163,7 @@ class DoorFlow:
         # A faulty or disabled compartment stays so after the document is out: staff enable it when checked.
         keep = c.resume_state in (CompartmentState.FAULTY, CompartmentState.DISABLED)
         target = c.resume_state if keep and c.resume_state else CompartmentState.FREE
+        tx.clear_alarm(AlarmKind.DOCUMENT_LEFT_BEHIND, c.number)  # staff have it now
         tx.set_compartment(
             c,
             target,

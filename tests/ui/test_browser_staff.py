@@ -143,3 +143,29 @@ def test_counter_handover_after_a_jammed_door(kiosk: Kiosk, page: Page) -> None:
     body = kiosk.station.database.query_one("SELECT body FROM outbox WHERE kind = 'collected'")
     assert body is not None and '"method":"counter"' in body["body"] and '"BEA-03"' in body["body"]
     expect(page.get_by_text("Kein Dokument zur Übergabe.")).to_be_visible()
+
+
+def test_staff_log_in_and_load_by_touch_only(kiosk: Kiosk, page: Page) -> None:
+    """No keyboard: the badge is scanned, the PIN tapped on the on-screen keypad, the label scanned, the door
+    closed; every step a tap or a scan."""
+    carl = kiosk.station.add_staff("CARL-04", PIN, ("loader",))
+    c = kiosk.station.announce("ORDER-TOUCH1")
+    page.goto(kiosk.url + "/")
+    assert page.request.post(f"{kiosk.url}/sim/api/scan", data={"text": carl.payload}).ok
+    expect(page.get_by_text("Ausweis gelesen: CARL-04")).to_be_visible()
+    keypad = page.get_by_role("group", name="Zifferntastatur")
+    for d in PIN + "9":
+        keypad.get_by_role("button", name=d, exact=True).tap()
+    keypad.get_by_role("button", name="Löschen").tap()  # the extra 9 again
+    assert page.locator("#pin").input_value() == PIN
+    keypad.get_by_role("button", name="OK").tap()
+    expect(page.get_by_text("Angemeldet: CARL-04")).to_be_visible()
+    page.get_by_role("button", name="Befüllen").tap()
+    assert page.request.post(f"{kiosk.url}/sim/api/scan", data={"text": codes.label_payload(c.order_id)}).ok
+    expect(page.locator(".message")).to_contain_text("ist offen")
+    order = kiosk.station.store.order(c.order_id)
+    assert order is not None and order.compartment is not None
+    n = order.compartment
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/item", data={"present": True}).ok
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/close").ok
+    expect(page.locator(".message")).to_have_text(f"Fach {n}: eingelagert. Die Person wird benachrichtigt.")

@@ -210,6 +210,25 @@ def test_a_refusal_is_said_in_the_staff_screens_language(tmp_path: Path) -> None
     k.close()
 
 
+def test_staff_pick_a_reason_instead_of_typing_one(tmp_path: Path) -> None:
+    k = build(tmp_path)
+    anna = k.station.add_staff("ANNA-01", "246810", ("loader", "maintenance"))
+    with TestClient(k.app, base_url="http://127.0.0.1", follow_redirects=False) as client:
+        client.post("/staff/login", data={"badge": anna.payload, "pin": "246810"})
+        assert client.post("/staff/act", data={"op": "lang:tr"}).status_code == 303
+        r = client.post("/staff/act", data={"op": "disable:1", "reason_pick": "staff.why.lock", "reason": ""})
+        assert r.status_code == 303, r.text
+        r = client.post("/staff/act", data={"op": "disable:2", "reason_pick": "staff.why.door", "reason": "hinge"})
+        assert r.status_code == 303, r.text
+        bad = client.post("/staff/act", data={"op": "disable:3", "reason_pick": "staff.nope", "reason": "x"})
+        assert bad.status_code == 400
+    said = Catalogs.load()
+    assert k.station.store.compartment(1).reason == said.text("tr", "staff.why.lock")  # the staff screen's language
+    assert k.station.store.compartment(2).reason == said.text("tr", "staff.why.door") + ": hinge"
+    assert k.station.store.compartment(3).state.value == "free"
+    k.close()
+
+
 def test_heartbeat_is_recorded_and_exposed(client: TestClient, kiosk: Kiosk) -> None:
     before = client.get("/healthz").json()
     assert before["heartbeat_last_seen"] is None and before["page_heartbeat_age_s"] is None

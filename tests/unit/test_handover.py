@@ -396,3 +396,21 @@ def test_the_pin_that_locks_the_manual_path_tells_the_hub(st: Station) -> None:
     assert st.store.meta("pin_failures_total") == str(limit + 2)  # every wrong manual code at this station
     st.flows.staffwork.reset_manual_path(sid, c.order_id)
     assert [e["locked"] for e in outbox(st, "manual_path")] == [True, False]
+
+
+def test_a_left_behind_document_that_expires_is_taken_out_and_its_alarm_clears(st: Station) -> None:
+    sid = st.staff_session()
+    c = st.announce("ORD-0001", days=1)
+    n = st.load(sid, c)
+    opened(st, c)
+    close(st, n, take=False)
+    assert (AlarmKind.DOCUMENT_LEFT_BEHIND, n) in alarms(st)
+    assert n not in [x.number for x in st.flows.staffwork.returnable()]  # still the citizen's to collect
+    st.clock.advance(2 * 86400)
+    st.flows.orders.expire_due()
+    sid = st.staff_session()
+    assert n in [x.number for x in st.flows.staffwork.returnable()]
+    st.flows.staffwork.take_out(sid, n)
+    close(st, n, take=True)
+    assert state(st, c) == OrderState.RETURNED
+    assert (AlarmKind.DOCUMENT_LEFT_BEHIND, n) not in alarms(st)
