@@ -100,8 +100,11 @@
     busy = true;
     try {
       const r = await fetch(action, { method: "POST", body, cache: "no-store" });
+      // Follow the address only where the server redirected (an action done: 303 to the page to show). A refusal is
+      // rendered at the action's own address (e.g. 403 at /staff/act): keeping that address would make the next
+      // re-render GET the action route, get no page back, and send the browser off to wherever the stream points.
       const url = new URL(r.url);
-      if (url.pathname !== location.pathname) history.replaceState(null, "", url.pathname);
+      if (r.redirected && url.pathname !== location.pathname) history.replaceState(null, "", url.pathname);
       swap(await r.text());
       if (speechToggle && document.body.dataset.speech === "1") speak();
     } finally {
