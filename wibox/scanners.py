@@ -2,29 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from locker.clock import SystemClock
-from locker.config import StationConfig
+from locker.config import CameraConfig, StationConfig
 from locker.daemon import Service
+
+if TYPE_CHECKING:
+    from firmware_bridge.scanners.camera import CameraSettings
+
+
+def camera_settings(camera: CameraConfig) -> CameraSettings:
+    """The camera scanner's settings from ``scanners.camera`` (what `wibox run` and `wibox doctor` open)."""
+    from firmware_bridge.scanners.camera import CameraSettings, parse_device
+
+    return CameraSettings(
+        device=parse_device(camera.device),
+        width=camera.width,
+        height=camera.height,
+        fps=float(camera.fps),
+        dedup_s=camera.dedup_s,
+    )
 
 
 def scanners(config: StationConfig, sink: Any, clock: SystemClock) -> list[Service]:
     """The scanners the configuration names, feeding one scan stream (``sink``: the scan hub)."""
-    from firmware_bridge.scanners.camera import CameraScanner, CameraSettings, parse_device
+    from firmware_bridge.scanners.camera import CameraScanner
     from firmware_bridge.scanners.chain import DecoderChain
 
     sc = config.scanners
     out: list[Service] = []
     if sc.camera.enabled:
-        settings = CameraSettings(
-            device=parse_device(sc.camera.device),
-            width=sc.camera.width,
-            height=sc.camera.height,
-            fps=float(sc.camera.fps),
-            dedup_s=sc.camera.dedup_s,
-        )
-        out.append(CameraScanner(settings, DecoderChain.from_spec(sc.chain.split(",")), sink, clock))
+        chain = DecoderChain.from_spec(sc.chain.split(","))
+        out.append(CameraScanner(camera_settings(sc.camera), chain, sink, clock))
     if sc.wedge_device:
         from firmware_bridge.scanners.keymaps import KEYMAPS
         from firmware_bridge.scanners.wedge import WedgeScanner
