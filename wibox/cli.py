@@ -23,9 +23,10 @@ def _registrars() -> list[Registrar]:
     from firmware_bridge.registry import DRIVERS
     from firmware_bridge.scanners import cli as scanner_cli
     from locker import cli_core
+    from wibox.doctor import cli as doctor
 
     core = functools.partial(cli_core.register, drivers=DRIVERS, witness=lambda db: witness.check(db).as_dict())
-    return [core, _register, scanner_cli.register, board_cli.register, hub_cli.register]
+    return [core, _register, doctor.register, scanner_cli.register, board_cli.register, hub_cli.register]
 
 
 def _run(args: argparse.Namespace) -> int:
