@@ -52,6 +52,14 @@ class FakeHub:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def do_GET(self) -> None:  # the real hub's /healthz (what `wibox doctor` asks); nothing else
+                body = b'{"status": "ok"}' if self.path == "/healthz" else b'{"error": "not found"}'
+                self.send_response(200 if self.path == "/healthz" else 404)  # also sends the Date header
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def log_message(self, format: str, *args: Any) -> None:
                 return
 

@@ -1,0 +1,1 @@
+"""`wibox doctor` against simulated stations: a sound one, a broken one, one whose daemon runs."""
