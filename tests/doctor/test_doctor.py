@@ -9,6 +9,7 @@ Nothing here asserts a duration: the machine is shared.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import subprocess
 import sys
@@ -19,8 +20,11 @@ import cv2
 import numpy as np
 import pytest
 
+from firmware_bridge.sim.station import SimulatedWall
 from tests.daemon import rig
 from tests.daemon.fake_hub import FakeHub
+from wibox.demo.compose import demo_config
+from wibox.doctor import compose
 from wibox.doctor.station_db import offline_boards
 
 HOST_CHECKS = ("disk ", "write speed ", "clock")  # depend on this machine, not on the station under test
@@ -180,3 +184,16 @@ def test_with_the_daemon_running_doctor_reports_its_view_of_the_boards(tmp_path:
     assert "PASS  board bus0/0 (kerong-cu16) answers the daemon" in lost.stdout
     assert "FAIL  board bus1/1 (xor-8a) offline for the daemon since " in lost.stdout
     assert lost.returncode == 1
+
+
+def test_a_modbus_relay_board_and_the_gpio_header_are_read_through_the_same_drivers(tmp_path: Path) -> None:
+    """The demo's mixed wall in this process: pymodbus's server on a pseudo-terminal and gpiozero's MockFactory
+    pins (which only an in-process run can hand the gpio driver, as the daemon's tests do)."""
+    config = demo_config(tmp_path, "", rig.free_port(), boards="mixed")
+    with SimulatedWall(config) as hw:
+        out = io.StringIO()
+        code = compose.doctor(hw.station, compose.Host(driver_options=hw.driver_options()), out=out)
+    text = out.getvalue()
+    assert "PASS  board mb0/1 (modbus-relay) answers, 8 locks, 8 doors read (0 open)" in text
+    assert "PASS  board gpio/0 (gpio) answers, 6 locks, 6 doors read (0 open)" in text
+    assert code == (1 if lines(text, "FAIL") else 0)
