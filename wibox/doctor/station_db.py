@@ -17,9 +17,9 @@ def _query(database: Path, sql: str) -> list[sqlite3.Row] | None:
     db = Database(database, read_only=True)
     try:
         return db.query(sql)
-    except sqlite3.OperationalError:
-        return []
     except sqlite3.Error as exc:
+        if str(exc).startswith("no such table"):  # a database the daemon has not migrated yet
+            return []
         raise StoreError(f"cannot read {database}: {exc}") from exc
     finally:
         db.close()
