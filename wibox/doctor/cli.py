@@ -25,7 +25,7 @@ def register(sub: Any) -> None:
             "One PASS/WARN/FAIL/SKIP line per check, then a summary. Exit codes: 0 nothing failed (warnings do not "
             "fail), 1 a check failed, 2 the configuration cannot be read. While the daemon runs it owns the boards "
             "and the camera: doctor then reports the daemon's board_offline alarms instead of reading the boards "
-            "(stop it with `systemctl stop wibox` to read them here). Read-only: it changes nothing."
+            "(stop it with `systemctl stop wibox` to read them here). It pulses no lock and changes no file."
         ),
     )
     p.add_argument("--config", default=DEFAULT_CONFIG, help=f"station TOML file (default {DEFAULT_CONFIG})")
