@@ -41,3 +41,28 @@ async def json_object(request: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise HTTPException(400, "expected a JSON object")
     return data
+
+
+MAX_CSS_PX = 100_000
+
+
+def css_size(data: dict[str, Any], key: str) -> tuple[int, int] | None:
+    """``data[key]`` as a [width, height] pair of CSS pixels (None when absent); 400 for anything else."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(type(v) is int and 0 <= v <= MAX_CSS_PX for v in value)
+    ):
+        raise HTTPException(400, f"{key}: expected [width, height], whole CSS pixels from 0 to {MAX_CSS_PX}")
+    return value[0], value[1]
+
+
+def page_sizes(data: dict[str, Any]) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+    """A heartbeat's ``viewport`` and ``screen`` sizes: both or neither (400 otherwise)."""
+    viewport, screen = css_size(data, "viewport"), css_size(data, "screen")
+    if (viewport is None) != (screen is None):
+        raise HTTPException(400, "send viewport and screen together, or neither")
+    return viewport, screen

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from kiosk_ui import events
 from kiosk_ui.citizen_session import CitizenSession
-from kiosk_ui.forms import form, json_object
+from kiosk_ui.forms import form, json_object, page_sizes
 from kiosk_ui.i18n import is_language
 from kiosk_ui.runtime import KIOSK_COOKIE, STAFF_COOKIE, KioskUI
 from kiosk_ui.screens import Action, Page
@@ -104,8 +104,10 @@ def citizen_router(ui: KioskUI) -> APIRouter:
         return Response(spoken(s, ui.citizens, ui.catalogs, ui.timeout_s), media_type="text/plain; charset=utf-8")
 
     @r.post("/api/heartbeat")
-    def heartbeat() -> dict[str, float | int]:
-        ui.heartbeat.beat(ui.station.clock.now())
+    async def heartbeat(request: Request) -> dict[str, float | int]:
+        """The page is alive; it may send {"viewport": [w, h], "screen": [w, h]} (CSS pixels), both or neither."""
+        viewport, screen = page_sizes(await json_object(request))
+        ui.heartbeat.beat(ui.station.clock.now(), viewport, screen)
         return {"last_seen": ui.heartbeat.last_seen or 0.0, "count": ui.heartbeat.count}
 
     @r.post("/api/headset")
@@ -121,15 +123,10 @@ def citizen_router(ui: KioskUI) -> APIRouter:
 
     @r.get("/healthz")
     def healthz() -> JSONResponse:
-        now = ui.station.clock.now()
-        last = ui.heartbeat.last_seen
         body = {
             "ok": not ui.ticker_error,
             "ticker": ui.ticker_error or "running",
-            "heartbeat_last_seen": last,
-            "heartbeat_age_s": None if last is None else round(now - last, 3),
-            # the contract of systemd/wibox-kiosk-watch.py: monotonic ages, immune to clock jumps
-            "page_heartbeat_age_s": ui.heartbeat.age_s(),
+            **ui.heartbeat.report(ui.station.clock.now()),
             "uptime_s": round(time.monotonic() - ui.started_mono, 3),
             "speech": ui.speaker.available(),
             "out_of_service": ui.station.out_of_service(),

@@ -33,13 +33,39 @@ class Heartbeat:
     last_seen: float | None = None
     last_mono: float | None = None  # time.monotonic() of the last beat: immune to clock changes
     count: int = 0
+    # the page's own size and its screen's, in CSS pixels, as of the last beat that sent them (None: never sent)
+    viewport: tuple[int, int] | None = None
+    screen: tuple[int, int] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def beat(self, now: float) -> None:
+    def beat(self, now: float, viewport: tuple[int, int] | None = None, screen: tuple[int, int] | None = None) -> None:
         with self._lock:
             self.last_seen = now
             self.last_mono = time.monotonic()
             self.count += 1
+            if viewport is not None and screen is not None:
+                self.viewport, self.screen = viewport, screen
+
+    def report(self, now: float) -> dict[str, object]:
+        """The heartbeat's part of /healthz."""
+        last = self.last_seen
+        return {
+            "heartbeat_last_seen": last,
+            "heartbeat_age_s": None if last is None else round(now - last, 3),
+            # the contract of systemd/wibox-kiosk-watch.py: monotonic ages, immune to clock jumps
+            "page_heartbeat_age_s": self.age_s(),
+            # the page's size and its screen's (CSS pixels): a kiosk window that came up small is
+            # "page_fills_screen": false
+            "page_viewport": self.viewport,
+            "page_screen": self.screen,
+            "page_fills_screen": self.fills_screen(),
+        }
+
+    def fills_screen(self) -> bool | None:
+        """Whether the page covers its whole screen (a kiosk window that came up small does not); None: unknown."""
+        if self.viewport is None or self.screen is None:
+            return None
+        return self.viewport[0] >= self.screen[0] and self.viewport[1] >= self.screen[1]
 
     def age_s(self) -> float | None:
         """Seconds since the page's last heartbeat (monotonic), None if none since start."""

@@ -2,7 +2,8 @@
 # Installs what `make test` / `make demo` need on Debian 12 / Raspberry Pi OS, skipping what is present.
 set -eu
 
-APT_PACKAGES="python3 python3-venv python3-dev gcc libzbar0 chromium espeak-ng shellcheck postgresql"
+# cage, grim and xwayland: the kiosk screen's compositor, proven in a test (tests/deploy/test_cage.py)
+APT_PACKAGES="python3 python3-venv python3-dev gcc libzbar0 chromium espeak-ng shellcheck postgresql cage grim xwayland"
 
 missing=""
 for pkg in $APT_PACKAGES; do

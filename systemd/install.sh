@@ -154,7 +154,7 @@ if [ "$APT" -eq 1 ]; then
     missing=""
     # gcc, python3-dev and linux-libc-dev build evdev (keyboard-wedge scanners): PyPI has no wheel of it for any
     # platform. Everything else comes as a wheel (scripts/check_wheels.py checks that for aarch64).
-    for pkg in python3 python3-venv gcc python3-dev linux-libc-dev libzbar0 sqlite3 cage "$browser_pkg"; do
+    for pkg in python3 python3-venv gcc python3-dev linux-libc-dev libzbar0 sqlite3 cage xwayland "$browser_pkg"; do
         if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
             missing="$missing $pkg"
         fi

@@ -4,13 +4,25 @@
 # It claims the screen with the token the daemon writes at each start (display.screen_token_file), so that the
 # station's scans reach this browser alone; the token goes through a private file, never a command line (ps).
 # Settings (environment): WIBOX_KIOSK_URL, WIBOX_KIOSK_HEALTH_URL, WIBOX_KIOSK_WAIT_S, WIBOX_PYTHON, WIBOX_BROWSER,
-# WIBOX_SCREEN_TOKEN_FILE.
+# WIBOX_SCREEN_TOKEN_FILE, WIBOX_KIOSK_ROTATE (0, 90, 180 or 270 degrees clockwise: a screen mounted turned).
 set -eu
 
 URL="${WIBOX_KIOSK_URL:-http://127.0.0.1:8080/}"
 HEALTH_URL="${WIBOX_KIOSK_HEALTH_URL:-${URL%/}/healthz}"
 WAIT_S="${WIBOX_KIOSK_WAIT_S:-60}"
 PYTHON="${WIBOX_PYTHON:-/opt/wibox/venv/bin/python}"
+
+# cage turns the output 90 degrees clockwise per -r
+case "${WIBOX_KIOSK_ROTATE:-0}" in
+    0) rotate="" ;;
+    90) rotate="-r" ;;
+    180) rotate="-r -r" ;;
+    270) rotate="-r -r -r" ;;
+    *)
+        echo "wibox-kiosk: WIBOX_KIOSK_ROTATE must be 0, 90, 180 or 270, not '${WIBOX_KIOSK_ROTATE}'" >&2
+        exit 1
+        ;;
+esac
 
 if [ -z "${RUNTIME_DIRECTORY:-}" ]; then
     echo "wibox-kiosk: RUNTIME_DIRECTORY is not set (start me through wibox-kiosk.service)" >&2
@@ -85,9 +97,10 @@ else
 fi
 
 echo "wibox-kiosk: starting $browser on $URL"
-exec cage -- "$browser" \
+# The page goes last, as a plain argument: Chromium (156, Debian 12) quits at once when given --kiosk with --app=URL.
+# shellcheck disable=SC2086 # $rotate is zero to three separate -r options
+exec cage $rotate -- "$browser" \
     --kiosk \
-    --app="$start" \
     --user-data-dir="$profile" \
     --noerrdialogs \
     --disable-infobars \
@@ -96,6 +109,7 @@ exec cage -- "$browser" \
     --password-store=basic \
     --disable-pinch \
     --overscroll-history-navigation=0 \
-    --disable-features=TranslateUI \
+    --disable-features=Translate,TranslateUI \
     --disable-component-update \
-    --ozone-platform=wayland
+    --ozone-platform=wayland \
+    "$start"

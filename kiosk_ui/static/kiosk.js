@@ -216,8 +216,15 @@
     };
   }
 
+  // The beat carries the page's size and its screen's: /healthz then shows a kiosk window that came up small.
   function heartbeat() {
-    fetch("/api/heartbeat", { method: "POST" }).catch((err) => console.warn("heartbeat failed:", err));
+    const body = JSON.stringify({
+      viewport: [Math.round(window.innerWidth), Math.round(window.innerHeight)],
+      screen: [Math.round(window.screen.width), Math.round(window.screen.height)],
+    });
+    fetch("/api/heartbeat", { method: "POST", headers: { "Content-Type": "application/json" }, body }).catch((err) =>
+      console.warn("heartbeat failed:", err),
+    );
   }
 
   window.addEventListener("beforeunload", () => {

@@ -29,7 +29,7 @@ KIOSK_FLAGS = [
     "--password-store=basic",
     "--disable-pinch",
     "--overscroll-history-navigation=0",
-    "--disable-features=TranslateUI",
+    "--disable-features=Translate,TranslateUI",
     "--disable-component-update",
     "--ozone-platform=wayland",
 ]
@@ -122,11 +122,30 @@ def test_launcher_runs_chromium_in_cage_with_kiosk_flags_and_a_fresh_profile(
     done, args = _launch(tmp_path, fake_bin, WIBOX_KIOSK_URL=f"{health.url}/", WIBOX_KIOSK_WAIT_S="10")
     assert done.returncode == 0, done.stderr
     assert args[:2] == ["--", "chromium"]
-    for flag in [*KIOSK_FLAGS, f"--app={health.url}/", f"--user-data-dir={tmp_path}/run/profile"]:
+    for flag in [*KIOSK_FLAGS, f"--user-data-dir={tmp_path}/run/profile"]:
         assert flag in args, flag
+    assert args[-1] == f"{health.url}/" and not any(a.startswith("--app") for a in args)  # --app with --kiosk quits
     assert "--no-sandbox" not in args
     assert not stale.exists(), "the profile must be fresh at every start"
     assert "did not answer" not in done.stderr
+
+
+@pytest.mark.parametrize(("degrees", "flags"), [("90", ["-r"]), ("180", ["-r", "-r"]), ("270", ["-r", "-r", "-r"])])
+def test_launcher_turns_the_screen_for_a_display_mounted_turned(
+    tmp_path: Path, fake_bin: Path, health: Health, degrees: str, flags: list[str]
+) -> None:
+    done, args = _launch(
+        tmp_path, fake_bin, WIBOX_KIOSK_URL=f"{health.url}/", WIBOX_KIOSK_WAIT_S="10", WIBOX_KIOSK_ROTATE=degrees
+    )
+    assert done.returncode == 0, done.stderr
+    assert args[: len(flags) + 2] == [*flags, "--", "chromium"]
+
+
+@pytest.mark.parametrize("degrees", ["45", "-90", "180 ", "x"])
+def test_launcher_refuses_a_rotation_it_cannot_do(tmp_path: Path, fake_bin: Path, degrees: str) -> None:
+    done, args = _launch(tmp_path, fake_bin, WIBOX_KIOSK_ROTATE=degrees)
+    assert done.returncode == 1 and "WIBOX_KIOSK_ROTATE must be 0, 90, 180 or 270" in done.stderr
+    assert args == [] and not (tmp_path / "run/profile").exists()
 
 
 def test_launcher_claims_the_screen_through_a_private_file(tmp_path: Path, fake_bin: Path, health: Health) -> None:
@@ -142,7 +161,7 @@ def test_launcher_claims_the_screen_through_a_private_file(tmp_path: Path, fake_
     )
     assert done.returncode == 0, done.stderr
     start = tmp_path / "run/start.html"
-    assert f"--app=file://{start}" in args
+    assert args[-1] == f"file://{start}"
     assert not any(token in a for a in args), "the token must not be on a command line (ps shows it)"
     assert f'url={health.url}/screen?token={token}"' in start.read_text()
     assert start.stat().st_mode & 0o777 == 0o600

@@ -244,6 +244,36 @@ def test_heartbeat_is_recorded_and_exposed(client: TestClient, kiosk: Kiosk) -> 
     assert kiosk.ui.heartbeat.count == 1
 
 
+def test_heartbeat_carries_the_page_size_and_health_says_whether_it_fills_the_screen(client: TestClient) -> None:
+    assert client.get("/healthz").json()["page_fills_screen"] is None  # no beat yet
+    client.post("/api/heartbeat", json={"viewport": [532, 128], "screen": [1280, 720]})
+    h = client.get("/healthz").json()
+    assert h["page_viewport"] == [532, 128] and h["page_screen"] == [1280, 720] and h["page_fills_screen"] is False
+    client.post("/api/heartbeat")  # a beat without sizes keeps the last ones
+    assert client.get("/healthz").json()["page_viewport"] == [532, 128]
+    client.post("/api/heartbeat", json={"viewport": [1280, 720], "screen": [1280, 720]})
+    assert client.get("/healthz").json()["page_fills_screen"] is True
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"viewport": [1280, 720]}, "together"),
+        ({"viewport": [1280], "screen": [1280, 720]}, "viewport: expected [width, height]"),
+        ({"viewport": [1280, 720], "screen": ["1280", 720]}, "screen: expected [width, height]"),
+        ({"viewport": [1280.5, 720], "screen": [1280, 720]}, "viewport: expected"),
+        ({"viewport": [True, 720], "screen": [1280, 720]}, "viewport: expected"),
+        ({"viewport": [-1, 720], "screen": [1280, 720]}, "viewport: expected"),
+    ],
+)
+def test_heartbeat_refuses_a_malformed_size_and_changes_nothing(
+    client: TestClient, kiosk: Kiosk, body: dict[str, object], message: str
+) -> None:
+    r = client.post("/api/heartbeat", json=body)
+    assert r.status_code == 400 and message in r.json()["detail"]
+    assert kiosk.ui.heartbeat.count == 0 and kiosk.ui.heartbeat.viewport is None
+
+
 def test_sim_api(client: TestClient, kiosk: Kiosk) -> None:
     state = client.get("/sim/api/state").json()["compartments"]
     assert [c["number"] for c in state] == [1, 2, 3, 4, 5, 6]
