@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -9,14 +10,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from firmware_bridge.scanners.decoders import Decoder, DecodeResult, Gray, make_decoder
+from firmware_bridge.scanners.decoders import CandidateDecoder, Decoder, DecodeResult, Gray, Reading, make_decoder
 from firmware_bridge.scanners.defaults import DEFAULT_CHAIN
 from firmware_bridge.scanners.errors import ScannerConfigError
 from firmware_bridge.scanners.variants import TRANSFORMS, Variant, to_gray
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_CHAIN", "ChainStep", "DecoderChain", "parse_steps"]
+__all__ = ["DEFAULT_CHAIN", "Attempt", "ChainStep", "DecoderChain", "Fallbacks", "parse_steps"]
+
+
+class Fallbacks(enum.Enum):
+    """When the steps after the first (the fallbacks) run on an image the first step did not decode."""
+
+    ALWAYS = "always"  # every step in turn (image files, and the camera's probe frames)
+    ON_CANDIDATE = "on-candidate"  # only if the first step located a code it could not decode
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One image through the chain: the payload found (if any), and what the first step saw."""
+
+    result: DecodeResult | None
+    candidate: bool  # the first step located a code it could not decode
+    fallbacks_ran: bool
 
 
 @dataclass(frozen=True)
@@ -77,25 +94,44 @@ class DecoderChain:
         return tuple(step.label for step in self._steps)
 
     def decode(self, image: np.ndarray) -> DecodeResult | None:
-        """Decode a BGR or grayscale image; None if no step found a payload."""
+        """Decode a BGR or grayscale image with every step; None if no step found a payload."""
+        return self.attempt(image, Fallbacks.ALWAYS).result
+
+    def attempt(self, image: np.ndarray, fallbacks: Fallbacks) -> Attempt:
+        """Run the first step, then the others as ``fallbacks`` says, until one finds a payload."""
         gray = to_gray(image)
         cache: dict[Variant, Gray] = {Variant.PLAIN: gray}
+        first, rest = self._steps[0], self._steps[1:]
         with self._decode_lock:
             with self._lock:
                 self._frames += 1
-            for step in self._steps:
-                if step.variant not in cache:
-                    cache[step.variant] = TRANSFORMS[step.variant](gray)
-                text = self._attempt(step, cache[step.variant])
+            reading = self._attempt(first, self._variant(first, cache))
+            if reading.text:
+                return Attempt(self._hit(first, reading.text), reading.candidate, fallbacks_ran=False)
+            if fallbacks is Fallbacks.ON_CANDIDATE and not reading.candidate:
+                return Attempt(None, candidate=False, fallbacks_ran=False)
+            for step in rest:
+                text = self._attempt(step, self._variant(step, cache)).text
                 if text:
-                    with self._lock:
-                        self._hits[step.label] = self._hits.get(step.label, 0) + 1
-                    return DecodeResult(text=text, decoder=step.decoder.name, variant=step.variant.value)
-        return None
+                    return Attempt(self._hit(step, text), reading.candidate, fallbacks_ran=True)
+        return Attempt(None, reading.candidate, fallbacks_ran=bool(rest))
 
-    def _attempt(self, step: ChainStep, gray: Gray) -> str | None:
+    @staticmethod
+    def _variant(step: ChainStep, cache: dict[Variant, Gray]) -> Gray:
+        if step.variant not in cache:
+            cache[step.variant] = TRANSFORMS[step.variant](cache[Variant.PLAIN])
+        return cache[step.variant]
+
+    def _hit(self, step: ChainStep, text: str) -> DecodeResult:
+        with self._lock:
+            self._hits[step.label] = self._hits.get(step.label, 0) + 1
+        return DecodeResult(text=text, decoder=step.decoder.name, variant=step.variant.value)
+
+    def _attempt(self, step: ChainStep, gray: Gray) -> Reading:
         try:
-            return step.decoder.decode(gray)
+            if isinstance(step.decoder, CandidateDecoder):
+                return step.decoder.read(gray)
+            return Reading(step.decoder.decode(gray))
         except Exception as exc:  # noqa: BLE001 - any decoder failure (cv2.error, UnicodeDecodeError, ctypes) is counted
             with self._lock:
                 count = self._errors.get(step.decoder.name, 0) + 1
@@ -104,7 +140,7 @@ class DecoderChain:
             log.log(
                 level, "decoder %s failed on a %s image (%d errors so far): %r", step.label, step.variant, count, exc
             )
-            return None
+            return Reading(None)
 
     def error_counts(self) -> Mapping[str, int]:
         """Exceptions caught per decoder name since start (for health and metrics)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
@@ -31,6 +31,14 @@ class DecodeResult:
     variant: str
 
 
+@dataclass(frozen=True)
+class Reading:
+    """One decoder pass: the payload, or whether it located a code it could not decode (a candidate)."""
+
+    text: str | None
+    candidate: bool = False
+
+
 class Decoder(Protocol):
     """Finds one QR payload in a grayscale image; may raise on odd payloads (the chain counts that)."""
 
@@ -39,10 +47,19 @@ class Decoder(Protocol):
     def decode(self, gray: Gray) -> str | None: ...
 
 
+@runtime_checkable
+class CandidateDecoder(Decoder, Protocol):
+    """A decoder that also reports codes it located but could not decode (the chain's cue for its fallbacks)."""
+
+    def read(self, gray: Gray) -> Reading: ...
+
+
 class ZxingDecoder:
     """zxing-cpp: the best detector on real photos; its own inversion and downscaling are switched on.
 
     Plain text mode: the payload exactly as encoded (HRI mode would escape control characters such as NUL).
+    With ``return_errors`` it also returns symbols it located but could not decode (checksum or format errors):
+    those are the candidates ``read`` reports, at no extra cost per frame.
     """
 
     name = DecoderName.ZXING.value
@@ -50,11 +67,19 @@ class ZxingDecoder:
     def __init__(self, formats: zxingcpp.BarcodeFormats | None = None) -> None:
         self._formats = formats if formats is not None else zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
-    def decode(self, gray: Gray) -> str | None:
-        for barcode in zxingcpp.read_barcodes(gray, formats=self._formats, text_mode=zxingcpp.TextMode.Plain):
+    def read(self, gray: Gray) -> Reading:
+        candidate = False
+        barcodes = zxingcpp.read_barcodes(
+            gray, formats=self._formats, text_mode=zxingcpp.TextMode.Plain, return_errors=True
+        )
+        for barcode in barcodes:
             if barcode.valid and barcode.text:
-                return barcode.text
-        return None
+                return Reading(barcode.text)
+            candidate = True
+        return Reading(None, candidate)
+
+    def decode(self, gray: Gray) -> str | None:
+        return self.read(gray).text
 
 
 class PyzbarDecoder:

@@ -83,6 +83,21 @@ def phone_screen(code: Image, size: tuple[int, int] = (640, 480), glare: float =
     return np.clip(smooth, 0, 255).astype(np.uint8)
 
 
+def empty_wall(seed: int = 0) -> Image:
+    """An empty view as a fixed camera sees it: the same gray wall, fresh sensor noise in every frame (seed)."""
+    return noisy(np.full((480, 640), 150, dtype=np.uint8), sigma=6, seed=seed)
+
+
+def located_not_decoded(text: str) -> Image:
+    """Dim and blurred: zxing-cpp locates the code but cannot decode it; zxing-cpp after CLAHE reads it."""
+    return blurred(low_contrast(on_canvas(qr(text), side=140), 70, 100), 1.8)
+
+
+def not_located(text: str) -> Image:
+    """Blurred and very noisy: zxing-cpp sees no code at all; only pyzbar on the half-size image reads it."""
+    return noisy(blurred(on_canvas(qr(text), side=180), 1.8), 32)
+
+
 def bgr(img: Image) -> Image:
     return np.asarray(cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
 

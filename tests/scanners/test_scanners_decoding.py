@@ -7,16 +7,19 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from firmware_bridge.scanners.chain import DEFAULT_CHAIN, ChainStep, DecoderChain, parse_steps
+from firmware_bridge.scanners.chain import DEFAULT_CHAIN, ChainStep, DecoderChain, Fallbacks, parse_steps
 from firmware_bridge.scanners.decoders import Gray, make_decoder
 from firmware_bridge.scanners.errors import ScannerConfigError
 from firmware_bridge.scanners.variants import TRANSFORMS, Variant
 from tests.scanners.scanner_images import (
     Image,
     blurred,
+    empty_wall,
     inverted,
+    located_not_decoded,
     low_contrast,
     noisy,
+    not_located,
     on_canvas,
     phone_screen,
     qr,
@@ -138,3 +141,30 @@ def test_every_variant_keeps_a_grayscale_image(variant: Variant) -> None:
     out = TRANSFORMS[variant](on_canvas(qr(PAYLOAD)))
     assert out.dtype == np.uint8
     assert out.ndim == 2
+
+
+def test_the_fallbacks_run_when_zxing_locates_a_code_it_cannot_decode() -> None:
+    image = located_not_decoded(PAYLOAD)
+    assert DecoderChain.from_spec(["zxing"]).decode(image) is None  # zxing-cpp alone fails on it
+    attempt = DecoderChain.from_spec(DEFAULT_CHAIN).attempt(image, Fallbacks.ON_CANDIDATE)
+    assert attempt.candidate is True
+    assert attempt.fallbacks_ran is True
+    assert attempt.result is not None
+    assert (attempt.result.text, attempt.result.decoder, attempt.result.variant) == (PAYLOAD, "zxing", "clahe")
+
+
+def test_without_a_candidate_the_fallbacks_wait_for_a_probe() -> None:
+    image = not_located(PAYLOAD)
+    chain = DecoderChain.from_spec(DEFAULT_CHAIN)
+    skipped = chain.attempt(image, Fallbacks.ON_CANDIDATE)
+    assert (skipped.result, skipped.candidate, skipped.fallbacks_ran) == (None, False, False)
+    probed = chain.attempt(image, Fallbacks.ALWAYS)
+    assert probed.result is not None
+    assert (probed.result.text, probed.result.decoder, probed.result.variant) == (PAYLOAD, "pyzbar", "downscale")
+
+
+def test_an_empty_frame_runs_the_first_decoder_alone() -> None:
+    chain = DecoderChain.from_spec(DEFAULT_CHAIN)
+    attempt = chain.attempt(empty_wall(), Fallbacks.ON_CANDIDATE)
+    assert (attempt.result, attempt.candidate, attempt.fallbacks_ran) == (None, False, False)
+    assert chain.decode(empty_wall()) is None  # every step ran, none found anything
