@@ -165,7 +165,28 @@ class CameraConfig:
     device: str = field(default="0", metadata=spec("camera index (0, 1, ...) or device path, e.g. /dev/video0"))
     width: int = field(default=1280, metadata=spec("capture width in pixels", lo=160, hi=4096))
     height: int = field(default=720, metadata=spec("capture height in pixels", lo=120, hi=3072))
-    fps: int = field(default=15, metadata=spec("capture frame rate", lo=1, hi=120))
+    fps: int = field(
+        default=15,
+        metadata=spec("capture frame rate while something moves in view or part of a code is seen", lo=1, hi=120),
+    )
+    idle_fps: int = field(
+        default=5,
+        metadata=spec(
+            "capture frame rate once nothing moved and no unread code was seen for active_hold_s", lo=1, hi=120
+        ),
+    )
+    active_hold_s: float = field(
+        default=2.0, metadata=spec("seconds the full rate lasts after the last motion or unread code", lo=0, hi=600)
+    )
+    probe_every: int = field(
+        default=15,
+        metadata=spec(
+            "while something moves in view, the decoder chain's fallbacks run on one frame in this many (and on every"
+            " frame where the first decoder located a code it could not read)",
+            lo=1,
+            hi=1000,
+        ),
+    )
     dedup_s: float = field(default=3.0, metadata=spec("the same code within this time is reported once", lo=0, hi=60))
 
 

@@ -21,6 +21,9 @@ def camera_settings(camera: CameraConfig) -> CameraSettings:
         width=camera.width,
         height=camera.height,
         fps=float(camera.fps),
+        idle_fps=float(camera.idle_fps),
+        active_hold_s=camera.active_hold_s,
+        probe_every=camera.probe_every,
         dedup_s=camera.dedup_s,
     )
 

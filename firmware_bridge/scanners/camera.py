@@ -18,7 +18,11 @@ from firmware_bridge.scanners.decoders import DecodeResult
 from firmware_bridge.scanners.dedup import Deduplicator
 from firmware_bridge.scanners.errors import ScannerConfigError
 from firmware_bridge.scanners.frameslot import LatestSlot
+from firmware_bridge.scanners.gate import FallbackGate
 from firmware_bridge.scanners.hub import ScannerState, ScanSink, StatusChange
+from firmware_bridge.scanners.live import LiveDecoder
+from firmware_bridge.scanners.motion import MotionDetector
+from firmware_bridge.scanners.rate import RatePolicy
 from locker.ports import Clock, Scan, ScanSource
 
 log = logging.getLogger(__name__)
@@ -47,7 +51,10 @@ class CameraSettings:
     device: int | str = 0
     width: int = 1280
     height: int = 720
-    fps: float = 15.0
+    fps: float = 15.0  # the full rate, while something moves in view or part of a code is seen
+    idle_fps: float = 5.0  # the rate once nothing moved and no unread code was seen for active_hold_s
+    active_hold_s: float = 2.0
+    probe_every: int = 15  # while active, the chain's fallbacks run on one frame in this many (and on candidates)
     fourcc: str = "MJPG"  # asked of camera devices only; empty: the driver's default
     dedup_s: float = 3.0  # the same payload is reported once while seen within this many seconds
     max_read_failures: int = 3  # consecutive failed reads before the camera counts as FAILED
@@ -60,6 +67,9 @@ class CameraSettings:
             "width": 16 <= self.width <= 8192,
             "height": 16 <= self.height <= 8192,
             "fps": 0.5 <= self.fps <= 240,
+            "idle_fps": 0.5 <= self.idle_fps <= 240,
+            "active_hold_s": 0 <= self.active_hold_s <= 3600,
+            "probe_every": 1 <= self.probe_every <= 1000,
             "dedup_s": 0 <= self.dedup_s <= 3600,
             "max_read_failures": 1 <= self.max_read_failures <= 1000,
             "reopen_initial_s": 0 < self.reopen_initial_s <= self.reopen_max_s <= 3600,
@@ -93,6 +103,12 @@ def open_capture(settings: CameraSettings) -> VideoSource:
     return cap
 
 
+def live_decoder(chain: DecoderChain, settings: CameraSettings, monotonic: Callable[[], float]) -> LiveDecoder:
+    """The per-frame decoding a camera with ``settings`` runs: its rate policy, fallback gate and motion test."""
+    policy = RatePolicy(settings.fps, settings.idle_fps, settings.active_hold_s, monotonic)
+    return LiveDecoder(chain, policy, FallbackGate(settings.probe_every), MotionDetector())
+
+
 @dataclass(frozen=True)
 class Frame:
     image: np.ndarray
@@ -113,6 +129,7 @@ class CameraStats:
     duplicates_suppressed: int = 0
     loop_errors: int = 0
     last_decode_ms: float = 0.0
+    fallback_frames: int = 0  # frames the chain's fallbacks ran on (probes and candidates)
     decoder_errors: dict[str, int] = field(default_factory=dict)
 
 
@@ -120,6 +137,7 @@ class CameraScanner:
     """Reads frames from a camera, decodes them in a worker thread and publishes scans and status changes.
 
     The capture thread never waits for the decoder: it leaves only the newest frame in a one-slot handoff.
+    It reads at ``fps`` while the decoder sees motion or part of a code, at ``idle_fps`` otherwise (``LiveDecoder``).
     When reads fail ``max_read_failures`` times in a row (camera unplugged, file gone) it reports FAILED,
     releases the device and reopens it with exponential backoff, reporting OK once frames arrive again.
     """
@@ -133,9 +151,11 @@ class CameraScanner:
         *,
         capture_factory: CaptureFactory = open_capture,
         on_decode: DecodeObserver | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self._chain = chain
+        self._live = live_decoder(chain, settings, monotonic)
         self._sink = sink
         self._clock = clock
         self._capture_factory = capture_factory
@@ -191,7 +211,6 @@ class CameraScanner:
 
     def _capture_loop(self) -> None:
         backoff = Backoff(self.settings.reopen_initial_s, self.settings.reopen_max_s)
-        period = 1.0 / self.settings.fps
         cap: VideoSource | None = None
         failures = 0
         opened_once = False
@@ -218,7 +237,7 @@ class CameraScanner:
                         self._set_state(ScannerState.FAILED, f"{failures} reads in a row returned no frame")
                         self._stop.wait(backoff.next_delay())
                     else:
-                        self._stop.wait(period)
+                        self._stop.wait(self._live.policy.period)
                     continue
                 failures = 0
                 backoff.reset()
@@ -226,7 +245,7 @@ class CameraScanner:
                 self._count("frames_captured")
                 self._slot.put(Frame(frame, self._clock.now()))
                 # A camera paces itself; a video file would be read as fast as the disk allows.
-                self._stop.wait(max(0.0, period - (time.monotonic() - started)))
+                self._stop.wait(max(0.0, self._live.policy.period - (time.monotonic() - started)))
         finally:
             if cap is not None:
                 self._release(cap)
@@ -287,10 +306,12 @@ class CameraScanner:
 
     def _decode(self, frame: Frame) -> None:
         started = time.perf_counter()
-        result = self._chain.decode(frame.image)
+        attempt = self._live.decode(frame.image)
+        result = attempt.result
         ms = (time.perf_counter() - started) * 1000
         with self._lock:
             self._stats.frames_decoded += 1
+            self._stats.fallback_frames += attempt.fallbacks_ran
             self._stats.last_decode_ms = ms
         if result is None:
             return
