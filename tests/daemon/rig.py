@@ -46,6 +46,7 @@ def station_toml(
     compartments: int,
     scanner_port: str = "",
     camera: str = "",
+    camera_fps: int = 15,
     unlock_confirm_s: float = 0.5,
 ) -> str:
     """A station with ``compartments`` compartments split over the two buses of BUSES."""
@@ -61,7 +62,11 @@ def station_toml(
         f'[[buses]]\nname = "{name}"\ndriver = "{driver}"\nport = "{port}"\nbaud = {baud}\nchannels = {channels}\n\n'
         for (name, driver, baud, channels, _board), port in zip(BUSES, bus_ports, strict=True)
     )
-    cam = f'enabled = true\ndevice = "{camera}"\nwidth = 640\nheight = 480\nfps = 15' if camera else "enabled = false"
+    cam = (
+        f'enabled = true\ndevice = "{camera}"\nwidth = 640\nheight = 480\nfps = {camera_fps}'
+        if camera
+        else "enabled = false"
+    )
     return f"""station_id = "daemon-rig"
 
 [storage]
@@ -271,6 +276,7 @@ def build_station(
     spring_delay_s: float = 0.1,
     wire_timing: bool = False,
     camera: str = "",
+    camera_fps: int = 15,
     unlock_confirm_s: float = 0.5,
 ) -> Station:
     """Simulated boards (in this process) on pseudo-terminals, a scanner pty and the station TOML pointing at them."""
@@ -291,6 +297,7 @@ def build_station(
         compartments=compartments,
         scanner_port=scanner.path,
         camera=camera,
+        camera_fps=camera_fps,
         unlock_confirm_s=unlock_confirm_s,
     )
     path.write_text(text)
