@@ -133,6 +133,10 @@ def pickup(st: Station, d: DaemonProcess, client: httpx.Client, n: int, o: Order
     assert confirmed is not None
     st.hw.set_item(n, False)
     st.hw.close(n)
+    # a board without item sensor cannot tell the compartment is empty: the screen asks the citizen, who took it
+    wait_for(lambda: screen(client) in {"taken", "done"}, 10, "the screen after the door closed", d)
+    if screen(client) == "taken":
+        assert client.post("/act", data={"op": "taken:"}).status_code == 303
 
     def collected() -> bool:
         with sqlite3.connect(st.db_path, timeout=10) as conn:

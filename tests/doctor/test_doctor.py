@@ -105,6 +105,7 @@ def test_a_sound_station_passes_its_boards_ports_camera_and_hub(station: rig.Sta
     assert decoder.startswith(("PASS", "WARN")) and "ms per empty 640x480 frame" in decoder  # speed: this CPU's
     assert "WARN  enrollment not enrolled: no key" in out  # the daemon never ran: no keys yet, none created
     assert "SKIP  daemon not running" in out
+    assert "SKIP  kiosk screen the daemon does not answer" in out
     fails = lines(out, "FAIL")
     assert all(line.removeprefix("FAIL  ").startswith(HOST_CHECKS) for line in fails), out
     assert done.returncode == (1 if fails else 0), out
@@ -178,6 +179,7 @@ def test_with_the_daemon_running_doctor_reports_its_view_of_the_boards(tmp_path:
         st.close()
     url = f"http://127.0.0.1:{st.config.ui.port}/healthz"
     assert f"PASS  daemon running: its kiosk UI answers on {url}" in running
+    assert "WARN  kiosk screen no kiosk page has reported since the daemon started" in running  # no browser here
     assert "PASS  board bus0/0 (kerong-cu16) answers the daemon (no board_offline alarm); not read here" in running
     assert "PASS  board bus1/1 (xor-8a) answers the daemon" in running
     assert "16 locks" not in running  # no board was asked directly while the daemon owns the ports

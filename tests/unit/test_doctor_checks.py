@@ -112,3 +112,18 @@ def test_warnings_do_not_fail_the_run() -> None:
     checks = [Check("w", lambda: report.warned("w", "meh", "look")), Check("s", lambda: report.skipped("s", "n/a"))]
     assert report.print_text(checks, out) == report.EXIT_OK
     assert "      fix: look" in out.getvalue()
+
+
+def test_the_kiosk_screen_is_judged_by_what_its_page_reported_to_the_daemon() -> None:
+    def screen(**health: object) -> report.Result:
+        base: dict[str, object] = {"ok": True, "screen": "claimed", "page_heartbeat_age_s": 4.0}
+        return services.check_screen(services.DaemonView(True, "test", {**base, **health}))
+
+    full = screen(page_viewport=[1280, 720], page_screen=[1280, 720], page_fills_screen=True)
+    assert full.status is Status.PASS and "page 1280x720 on a 1280x720 screen" in full.message
+    small = screen(page_viewport=[532, 128], page_screen=[1280, 720], page_fills_screen=False)
+    assert small.status is Status.FAIL and "does not fill the screen" in small.message
+    assert screen(page_heartbeat_age_s=None).status is Status.WARN  # no browser since the daemon started
+    assert screen(page_heartbeat_age_s=75.0).status is Status.WARN  # a hung page
+    assert screen(screen="unclaimed").status is Status.WARN
+    assert services.check_screen(services.DaemonView(False, "nothing answers")).status is Status.SKIP

@@ -50,6 +50,7 @@ def checks(config: StationConfig, host: Host, daemon: services.DaemonView) -> li
     uses_gpio = any(not DRIVERS[b.driver].serial for b in config.buses)
     return [
         Check("daemon", lambda: services.check_daemon(daemon)),
+        Check("kiosk screen", lambda: services.check_screen(daemon)),
         *device_checks(config),
         *(Check(f"bus {b.name}", functools.partial(boards.check_bus, config, b, access)) for b in config.buses),
         Check(

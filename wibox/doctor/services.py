@@ -14,6 +14,7 @@ UNITS = ("wibox.service", "wibox-kiosk.service", "wibox-kiosk-watch.timer")
 DAEMON_UNIT = "wibox.service"
 SYSTEMD_RUNNING = Path("/run/systemd/system")  # sd_booted(3): present when systemd is PID 1
 UNSET = ("", "0", "infinity")
+STALE_PAGE_S = 60  # as wibox-kiosk-watch: the page beats every 10 s
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,32 @@ def check_daemon(view: DaemonView) -> Result:
     if h.get("out_of_service"):
         return warned(subject, f"{text}; the station is out of service", "open the staff screen: it names the cause")
     return passed(subject, f"{text}; hardware checks left to it (stop it with `systemctl stop wibox` to run them)")
+
+
+def check_screen(view: DaemonView) -> Result:
+    """The kiosk browser, as the daemon sees it: its page's heartbeat, its claim of the screen, its size."""
+    subject = "kiosk screen"
+    h = view.health
+    if not view.running or h is None:
+        return skipped(subject, "the daemon does not answer: the kiosk page reports to it")
+    age = h.get("page_heartbeat_age_s")
+    if age is None:
+        return warned(subject, "no kiosk page has reported since the daemon started", "`systemctl status wibox-kiosk`")
+    text = f"page reported {float(age):.0f} s ago, screen {h.get('screen', '?')}"
+    viewport, screen = h.get("page_viewport"), h.get("page_screen")
+    if viewport and screen:
+        text += f", page {viewport[0]}x{viewport[1]} on a {screen[0]}x{screen[1]} screen"
+    if h.get("page_fills_screen") is False:
+        return failed(
+            subject, f"{text}: the page does not fill the screen", "`systemctl restart wibox-kiosk`; see operations.md"
+        )
+    if float(age) > STALE_PAGE_S:
+        return warned(
+            subject, f"{text}: the page is silent", "wibox-kiosk-watch restarts it; else `journalctl -u wibox-kiosk`"
+        )
+    if h.get("screen") == "unclaimed":
+        return warned(subject, f"{text}: no browser holds the screen", "`systemctl restart wibox-kiosk`")
+    return passed(subject, text)
 
 
 def _show(run: Runner, unit: str | None, props: tuple[str, ...]) -> dict[str, str] | None:
