@@ -184,6 +184,11 @@ def _m0007_receipt(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE orders ADD COLUMN receipt TEXT NOT NULL DEFAULT ''")
 
 
+def _m0008_move(conn: sqlite3.Connection) -> None:
+    # The target of a move remembers the compartment the document came out of (for the ``moved`` event).
+    conn.execute("ALTER TABLE compartments ADD COLUMN move_from INTEGER")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", _m0001_initial),
     Migration("0002_alarms_and_old_id", _m0002_alarms_and_old_id),
@@ -192,6 +197,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0005_second_factor_failures", _m0005_second_factor_failures),
     Migration("0006_outbox_refusals_and_booleans", _m0006_outbox_refusals_and_booleans),
     Migration("0007_receipt", _m0007_receipt),
+    Migration("0008_move", _m0008_move),
 )
 
 

@@ -54,6 +54,9 @@ class OpenPurpose(enum.StrEnum):
     MAINTENANCE = "maintenance"
     OLD_ID = "old_id"  # after a pickup, the citizen puts the old ID card in
     COUNTER = "counter"  # staff take the document out to hand it over to the citizen in person
+    # Staff move a document to another compartment: the source opens for them to take it out (OPENING), then the
+    # target takes it in (LOADING, with ``move_from`` naming the source).
+    MOVE = "move"
 
 
 class Content(enum.StrEnum):
@@ -117,6 +120,7 @@ COMPARTMENT_TRANSITIONS: dict[CompartmentState, frozenset[CompartmentState]] = {
             CompartmentState.OCCUPIED,
             CompartmentState.FREE,
             CompartmentState.FAULTY,
+            CompartmentState.DISABLED,  # staff emptied a disabled compartment (counter, move): it stays disabled
         }
     ),
     CompartmentState.OCCUPIED: frozenset(
@@ -241,3 +245,4 @@ class Compartment:
     door_alarmed: bool
     reason: str
     changed_at: float = 0.0  # when the compartment's row last changed (timers for unanswered CHECKING)
+    move_from: int | None = None  # the target of a move: the compartment the document came out of

@@ -33,7 +33,7 @@ from locker.ports import Clock, OutboxEvent
 
 _ORDER_FIELDS = frozenset({"compartment", "manual_failures", "code_used", "factor_failures", "receipt"})
 _COMP_FIELDS = frozenset(
-    {"order_id", "content", "purpose", "resume_state", "door_confirmed_at", "door_alarmed", "reason"}
+    {"order_id", "content", "purpose", "resume_state", "door_confirmed_at", "door_alarmed", "reason", "move_from"}
 )
 
 
@@ -72,6 +72,7 @@ def _compartment(r: sqlite3.Row) -> Compartment:
         door_alarmed=bool(r["door_alarmed"]),
         reason=r["reason"],
         changed_at=float(r["updated_at"]),
+        move_from=r["move_from"],
     )
 
 
@@ -136,6 +137,12 @@ class Tx:
         if row is None:
             raise StoreError(f"no compartment {number}")
         return _compartment(row)
+
+    def compartments(self, state: CompartmentState) -> list[Compartment]:
+        """The compartments in ``state``, by number."""
+        r = self.conn.execute("SELECT * FROM compartments WHERE state = ? ORDER BY number", (state.value,))
+        r.row_factory = sqlite3.Row
+        return [_compartment(row) for row in r.fetchall()]
 
     def set_order(self, order: Order, new: OrderState | None = None, *, why: str, **fields: Any) -> Order:
         """Change an order's state (checked against the model) and/or fields, with one audit entry."""

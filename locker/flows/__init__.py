@@ -8,6 +8,7 @@ from locker.flows.common import FlowContext
 from locker.flows.doors import DoorFlow
 from locker.flows.health import ScannerHealthFlow
 from locker.flows.loading import LoadAssignment, LoadingFlow
+from locker.flows.move import MoveFlow
 from locker.flows.orders import OrdersFlow
 from locker.flows.pickup import CodeMethod, PendingPickup, PickupFlow, VerifiedPickup
 from locker.flows.recovery import Recovered, RecoveryFlow
@@ -39,6 +40,7 @@ class Flows:
         self.pickup = PickupFlow(self.ctx)
         self.loading = LoadingFlow(self.ctx, self.staff)
         self.staffwork = StaffWorkFlow(self.ctx, self.staff)
+        self.move = MoveFlow(self.ctx, self.staff)
         self.doors = DoorFlow(self.ctx)
         self.recovery = RecoveryFlow(self.ctx, self.doors)
         self.health = ScannerHealthFlow(self.ctx)

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from locker.errors import HardwareError, StoreError
 from locker.flows import handover
 from locker.flows.common import FlowContext
 from locker.flows.handover import Witness
-from locker.model import AlarmKind, Compartment, CompartmentState, Content, OpenPurpose, OrderState
+from locker.model import AlarmKind, Compartment, CompartmentState, Content, OpenPurpose, Order, OrderState
 from locker.ports import DoorEvent, DoorEventKind
 from locker.store import Tx
 
 log = logging.getLogger(__name__)
 
 IN_CYCLE = (CompartmentState.LOADING, CompartmentState.OPENING)
+# What a closed door means for one door cycle, given what is inside (``handover``).
+_Outcome = Callable[[Tx, Compartment, Order, Witness], object]
 
 
 class DoorFlow:
@@ -57,6 +60,12 @@ class DoorFlow:
                 return
             if c.state in IN_CYCLE and c.door_confirmed_at is not None:
                 return  # already open in a cycle: the bank's "uncommanded" guess is stale
+            if c.state == CompartmentState.LOADING and c.move_from is not None:
+                # A move's empty target opened before staff asked (the envelope is in their hands): the cycle goes
+                # on from here (the close finishes it), and the forced door is reported.
+                tx.set_compartment(c, why="door.forced", door_confirmed_at=tx.now)
+                tx.raise_alarm(AlarmKind.DOOR_FORCED, number)
+                return
             if c.state != CompartmentState.FAULTY:
                 tx.set_compartment(
                     c,
@@ -84,14 +93,13 @@ class DoorFlow:
             if c.door_alarmed:
                 tx.clear_alarm(AlarmKind.DOOR_LEFT_OPEN, number)
             orphan = number in self.orphaned
-            if c.state == CompartmentState.LOADING:
-                self._finish_loading(tx, c, reading_item)
+            staff_cycle = self._staff_cycle(c)
+            if staff_cycle is not None:
+                self._finish_staff_cycle(tx, c, reading_item, *staff_cycle)
             elif c.purpose == OpenPurpose.PICKUP:
                 self._finish_pickup(tx, c, reading_item)
             elif c.purpose == OpenPurpose.OLD_ID:
                 self._finish_old_id(tx, c, reading_item)
-            elif c.purpose == OpenPurpose.COUNTER:
-                self._finish_counter(tx, c, reading_item)
             elif c.purpose == OpenPurpose.RETURN:
                 self._finish_return(tx, c)
             else:
@@ -115,15 +123,32 @@ class DoorFlow:
             log.warning("cannot read item sensor of compartment %s: %s", number, exc)
             return None
 
-    def _finish_loading(self, tx: Tx, c: Compartment, item: bool | None) -> None:
+    def _staff_cycle(self, c: Compartment) -> tuple[_Outcome, _Outcome] | None:
+        """For door cycles whose outcome staff say on a board without item sensor: what an item present, and what
+        none, means when the door has closed (a loading, a counter handover, a move's source and target)."""
+        if c.state == CompartmentState.LOADING and c.move_from is not None:
+            return handover.moved_in, handover.move_not_in
+        if c.state == CompartmentState.LOADING:
+            return handover.stored, handover.not_loaded
+        if c.purpose == OpenPurpose.MOVE:
+            return handover.not_handed_over, self._moved_out
+        if c.purpose == OpenPurpose.COUNTER:
+            return handover.not_handed_over, handover.collected
+        return None
+
+    def _moved_out(self, tx: Tx, c: Compartment, order: Order, by: Witness) -> None:
+        handover.moved_out(tx, c, order, by, self.ctx.config)
+
+    @staticmethod
+    def _finish_staff_cycle(tx: Tx, c: Compartment, item: bool | None, present: _Outcome, absent: _Outcome) -> None:
         assert c.order_id is not None
         order = tx.order(c.order_id)
-        if item is None:  # no item sensor: staff say whether the envelope is inside (no notice before that)
+        if item is None:  # no item sensor: staff answer on the staff screen (no notice, no proof before that)
             handover.checking(tx, c)
         elif item:
-            handover.stored(tx, c, order, Witness.SENSOR)
+            present(tx, c, order, Witness.SENSOR)
         else:
-            handover.not_loaded(tx, c, order, Witness.SENSOR)
+            absent(tx, c, order, Witness.SENSOR)
 
     def _finish_pickup(self, tx: Tx, c: Compartment, item: bool | None) -> None:
         assert c.order_id is not None
@@ -147,16 +172,6 @@ class DoorFlow:
             handover.old_id_in(tx, c, tx.order(c.order_id), Witness.SENSOR)
         else:
             handover.old_id_not_in(tx, c, c.order_id, Witness.SENSOR)
-
-    def _finish_counter(self, tx: Tx, c: Compartment, item: bool | None) -> None:
-        assert c.order_id is not None
-        order = tx.order(c.order_id)
-        if item is None:  # no item sensor: staff say whether they took the document out
-            handover.checking(tx, c)
-        elif item:
-            handover.not_handed_over(tx, c, order, Witness.SENSOR)
-        else:
-            handover.collected(tx, c, order, Witness.SENSOR)
 
     def _finish_return(self, tx: Tx, c: Compartment) -> None:
         order = tx.order(c.order_id) if c.order_id else None
@@ -218,7 +233,8 @@ class DoorFlow:
     def unanswered(self) -> list[int]:
         """Compartments CHECKING longer than ``timing.answer_s`` are settled on the safe side: a pickup's document
         counts as left behind (alarm, order collectable), an old ID as inside (staff take it out and see), a counter
-        handover's document as still inside (not handed over), a loading as not known (faulty, assignment undone,
+        handover's document as still inside (not handed over), a move's envelope as not known (``_move_unanswered``), a
+        loading as not known (faulty, assignment undone,
         alarm: no citizen is told of an envelope nobody confirmed)."""
         limit = self.ctx.config.timing.answer_s
         now = self.ctx.clock.now()
@@ -236,6 +252,8 @@ class DoorFlow:
                     handover.old_id_in(tx, c, order, Witness.UNANSWERED)
                 elif c.purpose == OpenPurpose.COUNTER:
                     handover.not_handed_over(tx, c, order, Witness.UNANSWERED)
+                elif c.purpose == OpenPurpose.MOVE:
+                    self._move_unanswered(tx, c, order)
                 else:
                     tx.set_compartment(
                         c,
@@ -249,6 +267,26 @@ class DoorFlow:
                     tx.raise_alarm(AlarmKind.INTERRUPTED_CYCLE, number)
                 settled.append(number)
         return settled
+
+    @staticmethod
+    def _move_unanswered(tx: Tx, c: Compartment, order: Order) -> None:
+        """Nobody said where a move's envelope is. The source: it may be out or inside, so the compartment turns
+        faulty, still holding the order (staff look; nothing is collectable meanwhile). The target: it waits to be
+        opened again (staff find the envelope inside, or put it in). Both raise INTERRUPTED_CYCLE."""
+        if c.move_from is None:
+            tx.set_compartment(
+                c,
+                CompartmentState.FAULTY,
+                why="move.unconfirmed",
+                purpose=None,
+                resume_state=None,
+                door_confirmed_at=None,
+                content=Content.DOCUMENT,
+                reason="move not confirmed",
+            )
+        else:
+            handover.move_not_in(tx, c, order, Witness.UNANSWERED)
+        tx.raise_alarm(AlarmKind.INTERRUPTED_CYCLE, c.number)
 
     def pump(self, timeout: float = 0.0) -> int:
         """Fetch pending events from the lock bank and handle them; returns how many were handled."""

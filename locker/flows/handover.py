@@ -1,4 +1,5 @@
-"""What a closed door means, in one place: stored, collected, left behind, old ID in or not (inside a transaction)."""
+"""What a closed door means, in one place: stored, collected, left behind, old ID in or not, moved (inside a
+transaction)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import enum
 import json
 from typing import Any
 
+from locker.config import StationConfig
+from locker.errors import NoFreeCompartment
+from locker.flows.common import choose_compartment
 from locker.model import AlarmKind, Compartment, CompartmentState, Content, OpenPurpose, Order, OrderState
 from locker.store import Tx
 
@@ -96,10 +100,77 @@ def handed_over(tx: Tx, order: Order, compartment: int | None, taken: Witness) -
 
 
 def not_handed_over(tx: Tx, c: Compartment, order: Order, by: Witness) -> None:
-    """Staff opened for a counter handover but the document is still inside: back as it was, nothing happened."""
+    """Staff opened for a counter handover (or a move) but the document is still inside: back as it was, nothing
+    happened (audit ``counter.not_taken`` / ``move.not_taken``)."""
     back = c.resume_state or CompartmentState.OCCUPIED
-    tx.set_compartment(c, back, why="counter.not_taken", content=Content.DOCUMENT, **_CYCLE_OVER)
-    tx.audit("counter.not_taken", order=order.id, compartment=c.number, by=by)
+    kind = f"{c.purpose or OpenPurpose.COUNTER}.not_taken"
+    tx.set_compartment(c, back, why=kind, content=Content.DOCUMENT, **_CYCLE_OVER)
+    tx.audit(kind, order=order.id, compartment=c.number, by=by)
+
+
+def moved_out(tx: Tx, c: Compartment, order: Order, by: Witness, config: StationConfig) -> int | None:
+    """A move's source closed empty: staff hold the envelope. The source is free (a faulty or disabled one stays so:
+    staff enable it when checked) and the order points at a new target (``retarget``); returns its number."""
+    keep = c.resume_state in (CompartmentState.FAULTY, CompartmentState.DISABLED)
+    after = c.resume_state if keep and c.resume_state else CompartmentState.FREE
+    tx.set_compartment(c, after, why="move.taken_out", order_id=None, content=Content.NONE, **_CYCLE_OVER)
+    tx.clear_alarm(AlarmKind.DOCUMENT_LEFT_BEHIND, c.number)  # staff have it now
+    tx.audit("move.taken_out", order=order.id, compartment=c.number, by=by)
+    return retarget(tx, order, c.number, config)
+
+
+def retarget(tx: Tx, order: Order, source: int, config: StationConfig) -> int | None:
+    """The envelope of a move is in staff's hands: the order points at a free fitting target (LOADING, purpose
+    move, ``move_from`` the source), whose door staff open next. With no target left the move ends cleanly: the
+    order is returned (staff keep the envelope and hand it over at the counter); returns None."""
+    free = [x for x in tx.compartments(CompartmentState.FREE) if x.number != source]
+    try:
+        t = choose_compartment(config, order, free)
+    except NoFreeCompartment:
+        gave_up(tx, order, source, "no free compartment")
+        return None
+    tx.set_compartment(
+        t,
+        CompartmentState.LOADING,
+        why="move.target",
+        order_id=order.id,
+        content=Content.NONE,
+        purpose=OpenPurpose.MOVE,
+        resume_state=None,
+        door_confirmed_at=None,
+        move_from=source,
+    )
+    tx.set_order(order, why="move.target", compartment=t.number)
+    tx.audit("move.target", order=order.id, compartment=t.number, **{"from": source})
+    return t.number
+
+
+def gave_up(tx: Tx, order: Order, source: int | None, why: str) -> None:
+    """A move ends with the envelope in staff's hands: the order is returned (outbox ``returned`` from the source),
+    and staff hand it over at the counter."""
+    tx.set_order(order, OrderState.RETURNED, why="move.gave_up", compartment=None)
+    tx.audit("move.gave_up", order=order.id, compartment=source, why=why)
+    tx.outbox("returned", order=order.id, compartment=source)
+
+
+def moved_in(tx: Tx, c: Compartment, order: Order, by: Witness) -> None:
+    """A move's target closed on the envelope (sensor, or staff's word): the order is in its new compartment, with
+    the same codes. Outbox ``moved``; no notice: the notice names the station and the codes, never a compartment."""
+    source = c.move_from
+    tx.set_compartment(
+        c, CompartmentState.OCCUPIED, why="move.inside", content=Content.DOCUMENT, move_from=None, **_CYCLE_OVER
+    )
+    tx.clear_alarm(AlarmKind.INTERRUPTED_CYCLE, c.number)
+    tx.audit("move.inside", order=order.id, compartment=c.number, by=by, **{"from": source})
+    tx.outbox("moved", order=order.id, compartment=c.number, from_compartment=source)
+
+
+def move_not_in(tx: Tx, c: Compartment, order: Order, by: Witness) -> None:
+    """A move's target closed without the envelope: staff still hold it; the target waits to be opened again (or
+    staff give up and hand it over at the counter)."""
+    new = CompartmentState.LOADING if c.state == CompartmentState.CHECKING else None
+    tx.set_compartment(c, new, why="move.empty", door_confirmed_at=None, door_alarmed=False)
+    tx.audit("move.empty", order=order.id, compartment=c.number, by=by)
 
 
 def left_behind(tx: Tx, c: Compartment, order: Order, by: Witness) -> None:

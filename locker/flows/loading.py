@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from locker import codes
-from locker.errors import BadInput, DoorDidNotOpen, FlowError, NoFreeCompartment, StoreError
+from locker.errors import BadInput, FlowError, StoreError
 from locker.flows import handover
-from locker.flows.common import FlowContext, open_door
+from locker.flows.common import FlowContext, choose_compartment, open_or_fault
 from locker.flows.handover import Witness
-from locker.model import AlarmKind, Compartment, CompartmentState, Order, OrderState
+from locker.model import Compartment, CompartmentState, Order, OrderState
 from locker.staff import StaffAuth
 from locker.store import Tx
 
@@ -27,19 +27,8 @@ class LoadingFlow:
         self.staff = staff
 
     def choose(self, order: Order, free: list[Compartment]) -> Compartment:
-        """Pick a free compartment that fits: reachable ones first when the order asks for it, otherwise
-        keep reachable ones for those who need them; then the smallest fitting size; then the lowest number."""
-        cfg = self.ctx.config
-        fitting = [c for c in free if order.size.fits_into(c.size)]
-        if not fitting:
-            raise NoFreeCompartment(f"no free compartment of size {order.size} or larger").keyed("staff.err.no_free")
-
-        def key(c: Compartment) -> tuple[int, int, int]:
-            reach = cfg.is_reachable(c.number)
-            reach_rank = (0 if reach else 1) if order.reachable else (1 if reach else 0)
-            return (reach_rank, c.size.rank, c.number)
-
-        return min(fitting, key=key)
+        """Pick a free compartment that fits the order (``common.choose_compartment``)."""
+        return choose_compartment(self.ctx.config, order, free)
 
     def scan_label(self, session_id: str, label_text: str) -> LoadAssignment:
         cfg = self.ctx.config
@@ -109,18 +98,11 @@ class LoadingFlow:
         return c
 
     def _open(self, actor: str, order_id: str, number: int) -> LoadAssignment:
-        store = self.ctx.store
-        if open_door(self.ctx, number):
-            with store.change(actor) as tx:
-                c = tx.compartment(number)
-                if c.door_confirmed_at is None:
-                    tx.set_compartment(c, why="door.opened", door_confirmed_at=tx.now)
-            return LoadAssignment(order_id, number, self.ctx.config.is_reachable(number))
-        with store.change("system") as tx:
-            c = tx.compartment(number)
+        def fault(tx: Tx, c: Compartment) -> None:
             tx.set_compartment(
                 c, CompartmentState.FAULTY, why="door.did_not_open", order_id=None, reason="did not open"
             )
             tx.set_order(tx.order(order_id), why="load.unassigned", compartment=None)
-            tx.raise_alarm(AlarmKind.DOOR_DID_NOT_OPEN, number)
-        raise DoorDidNotOpen(number)
+
+        open_or_fault(self.ctx, number, actor, fault)
+        return LoadAssignment(order_id, number, self.ctx.config.is_reachable(number))

@@ -10,7 +10,6 @@ from typing import Any
 from locker import codes, throttle
 from locker.errors import (
     BadInput,
-    DoorDidNotOpen,
     ManualPathLocked,
     NotCollectable,
     SecondFactorLocked,
@@ -18,11 +17,10 @@ from locker.errors import (
     WrongCode,
 )
 from locker.flows import handover
-from locker.flows.common import FlowContext, open_door
+from locker.flows.common import FlowContext, open_or_fault
 from locker.flows.handover import Witness
 from locker.flows.statements import check_statement
 from locker.model import (
-    AlarmKind,
     Compartment,
     CompartmentState,
     Content,
@@ -283,15 +281,8 @@ class PickupFlow:
     def _open(self, order_id: str, number: int) -> int:
         """Pulse and confirm. A door that stayed shut turns the compartment faulty (alarm) and gives the code back:
         it never opened a door, so it opens this one again once staff have put it back in order."""
-        store = self.ctx.store
-        if open_door(self.ctx, number):
-            with store.change("citizen") as tx:
-                c = tx.compartment(number)
-                if c.door_confirmed_at is None:
-                    tx.set_compartment(c, why="door.opened", door_confirmed_at=tx.now)
-            return number
-        with store.change("system") as tx:
-            c = tx.compartment(number)
+
+        def fault(tx: Tx, c: Compartment) -> None:
             old_id = c.purpose == OpenPurpose.OLD_ID
             tx.set_compartment(
                 c,
@@ -304,5 +295,6 @@ class PickupFlow:
             )
             if not old_id:
                 tx.set_order(tx.order(order_id), OrderState.STORED, why="door.did_not_open", code_used=False)
-            tx.raise_alarm(AlarmKind.DOOR_DID_NOT_OPEN, number)
-        raise DoorDidNotOpen(number)
+
+        open_or_fault(self.ctx, number, "citizen", fault)
+        return number

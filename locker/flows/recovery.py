@@ -12,10 +12,13 @@ from locker.flows.doors import DoorFlow
 from locker.flows.handover import Witness
 from locker.model import AlarmKind, Compartment, CompartmentState, Content, DoorState, OpenPurpose, OrderState
 from locker.ports import DoorReading
+from locker.store import Tx
 
 log = logging.getLogger(__name__)
 # Door cycles in which a person takes the document out.
-_TAKE_OUT = (OpenPurpose.PICKUP, OpenPurpose.RETURN, OpenPurpose.COUNTER)
+_TAKE_OUT = (OpenPurpose.PICKUP, OpenPurpose.RETURN, OpenPurpose.COUNTER, OpenPurpose.MOVE)
+# Door cycles whose outcome nobody knows without an item sensor when the door never confirmed open.
+_UNSENSED_UNKNOWN = (OpenPurpose.RETURN, OpenPurpose.COUNTER, OpenPurpose.OLD_ID, OpenPurpose.MOVE)
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,9 @@ class RecoveryFlow:
       although the compartment held something: the door opened while the station was down and the person took
       it out; the opening is recorded and the cycle finished (collected / returned). Likewise an old-ID opening
       whose sensor now reads an item: the old ID went in (returned).
+    * A move's source is a take-out cycle like a counter handover (above and below). A move's target that never
+      confirmed open and reads closed (no document on the sensor) stays reserved with an INTERRUPTED_CYCLE alarm:
+      the envelope is in staff's hands; staff open the target or give up (docs/operations.md).
     * A pickup or old ID waiting for the citizen's answer (CHECKING) is settled on the safe side at once (left
       behind / counted inside): the screen that asked is gone. A loading waiting for staff stays: staff log in
       and answer (or its timer settles it).
@@ -121,22 +127,7 @@ class RecoveryFlow:
         with store.change("recovery") as tx:
             c = tx.compartment(number)
             if c.state == CompartmentState.LOADING:
-                assert c.order_id is not None
-                tx.set_order(tx.order(c.order_id), why="load.unassigned", compartment=None)
-                if reading.item is None:
-                    # No item sensor: the door may have opened and closed again with the document while the
-                    # station was down. Not known empty, so not free: staff look.
-                    tx.set_compartment(
-                        c,
-                        CompartmentState.FAULTY,
-                        why="recovery.interrupted",
-                        order_id=None,
-                        reason="loading interrupted",
-                    )
-                    tx.raise_alarm(AlarmKind.INTERRUPTED_CYCLE, number)
-                    return "loading interrupted: faulty"
-                tx.set_compartment(c, CompartmentState.FREE, why="recovery.load_undone", order_id=None)
-                return "loading undone"
+                return _loading_interrupted(tx, c, reading)
             if c.purpose == OpenPurpose.PICKUP and c.order_id is not None:
                 order = tx.order(c.order_id)
                 recent = tx.now - c.changed_at <= self.ctx.config.timing.rearm_window_s
@@ -158,7 +149,7 @@ class RecoveryFlow:
                     tx.set_order(order, OrderState.STORED, why="recovery.interrupted", code_used=False)
                 tx.raise_alarm(AlarmKind.INTERRUPTED_CYCLE, number)
                 return "pickup interrupted: faulty"
-            if c.purpose in (OpenPurpose.RETURN, OpenPurpose.COUNTER, OpenPurpose.OLD_ID) and reading.item is None:
+            if c.purpose in _UNSENSED_UNKNOWN and reading.item is None:
                 # No item sensor: the document may be out already (the old ID may be in). Not known, so staff look.
                 tx.set_compartment(
                     c,
@@ -206,7 +197,9 @@ class RecoveryFlow:
         with self.ctx.store.change("recovery") as tx:
             c = tx.compartment(number)
             order = tx.order(c.order_id) if c.order_id else None
-            if c.state == CompartmentState.LOADING and order is not None:
+            if c.state == CompartmentState.LOADING and c.move_from is not None:
+                pass  # a move's target stays reserved for the envelope in staff's hands (it may not open: retarget)
+            elif c.state == CompartmentState.LOADING and order is not None:
                 tx.set_order(order, why="load.unassigned", compartment=None)
                 tx.set_compartment(c, CompartmentState.FAULTY, why="recovery.unreadable", order_id=None, reason=reason)
             else:
@@ -222,6 +215,27 @@ class RecoveryFlow:
                 if order is not None and order.state == OrderState.COLLECTING:
                     tx.set_order(order, OrderState.STORED, why="recovery.interrupted", code_used=False)
             tx.raise_alarm(AlarmKind.INTERRUPTED_CYCLE, number)
+
+
+def _loading_interrupted(tx: Tx, c: Compartment, reading: DoorReading) -> str:
+    """A loading (or a move's target) whose door never confirmed open reads closed, without a document seen."""
+    if c.move_from is not None:
+        # A move's target: the envelope is in staff's hands (or, without a sensor, maybe inside already). The move
+        # waits for staff: they open the target, or give up and hand it over at the counter.
+        tx.raise_alarm(AlarmKind.INTERRUPTED_CYCLE, c.number)
+        return "move waits for staff"
+    assert c.order_id is not None
+    tx.set_order(tx.order(c.order_id), why="load.unassigned", compartment=None)
+    if reading.item is None:
+        # No item sensor: the door may have opened and closed again with the document while the station was down.
+        # Not known empty, so not free: staff look.
+        tx.set_compartment(
+            c, CompartmentState.FAULTY, why="recovery.interrupted", order_id=None, reason="loading interrupted"
+        )
+        tx.raise_alarm(AlarmKind.INTERRUPTED_CYCLE, c.number)
+        return "loading interrupted: faulty"
+    tx.set_compartment(c, CompartmentState.FREE, why="recovery.load_undone", order_id=None)
+    return "loading undone"
 
 
 def _maybe_old_id(c: Compartment) -> dict[str, Content]:

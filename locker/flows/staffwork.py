@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from locker.errors import BadInput, DoorDidNotOpen, FlowError
+from locker.errors import BadInput, FlowError
 from locker.flows import handover
-from locker.flows.common import FlowContext, open_door
+from locker.flows.common import FlowContext, open_or_fault
 from locker.flows.handover import Witness
 from locker.flows.statements import check_statement
 from locker.model import AlarmKind, Compartment, CompartmentState, Content, OpenPurpose, Order, OrderState, Statement
@@ -157,16 +157,7 @@ class StaffWorkFlow:
         return self._open(number, actor, receipt)
 
     def _open(self, number: int, actor: str, receipt: Receipt | None = None) -> int:
-        if open_door(self.ctx, number):
-            with self.ctx.store.change(actor) as tx:
-                c = tx.compartment(number)
-                if c.door_confirmed_at is None:
-                    tx.set_compartment(c, why="door.opened", door_confirmed_at=tx.now)
-                if receipt is not None:
-                    receipt.done(tx)
-            return number
-        with self.ctx.store.change("system") as tx:
-            c = tx.compartment(number)
+        def fault(tx: Tx, c: Compartment) -> None:
             tx.set_compartment(
                 c,
                 CompartmentState.FAULTY,
@@ -175,10 +166,11 @@ class StaffWorkFlow:
                 resume_state=None,
                 reason="did not open",
             )
-            tx.raise_alarm(AlarmKind.DOOR_DID_NOT_OPEN, number)
             if receipt is not None:
                 receipt.failed(tx, f"compartment {number} did not open")
-        raise DoorDidNotOpen(number)
+
+        open_or_fault(self.ctx, number, actor, fault, receipt.done if receipt is not None else None)
+        return number
 
     def disable(self, session_id: str, number: int, reason: str) -> None:
         session = self.staff.require(session_id, role="maintenance")

@@ -47,17 +47,6 @@ def close(st: Station, n: int, *, take: bool) -> None:
     st.pump()
 
 
-@pytest.fixture
-def st(tmp_path: Path) -> Station:
-    return make_station(tmp_path)
-
-
-@pytest.fixture
-def bare(tmp_path: Path) -> Station:
-    """A station whose boards have no item sensors (xor-8a, Modbus relays, GPIO)."""
-    return make_station(tmp_path, item_sensors=False)
-
-
 # -- boards with item sensors: the sensor decides ---------------------------------------------------------------
 def test_document_left_behind_stays_collectable_and_alarms(st: Station) -> None:
     sid = st.staff_session()
