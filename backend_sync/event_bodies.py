@@ -68,6 +68,18 @@ class OldIdReturned:
 
 
 @dataclass(frozen=True)
+class Moved:
+    """Staff moved a stored document to another compartment (same order and codes; no notice is due)."""
+
+    id: str
+    kind: str
+    t: float
+    order: str
+    compartment: int  # where the document lies now
+    from_compartment: int  # where it lay before
+
+
+@dataclass(frozen=True)
 class ManualPath:
     """An order's manual path (pickup number + PIN) locked by too many wrong PINs, or unlocked by staff."""
 
@@ -134,6 +146,7 @@ BODIES: dict[str, type[Any]] = {
     "returned": OrderAtCompartment,
     "old_id_returned": OldIdReturned,
     "old_id_taken": OrderAtCompartment,
+    "moved": Moved,
     "manual_path": ManualPath,
     "alarm": Alarm,
     "cancel_deferred": CancelDeferred,

@@ -120,6 +120,13 @@ def _m0007_handover_truth(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE orders ADD COLUMN {name} {kind}"))
 
 
+def _m0008_order_compartment(conn: Connection) -> None:
+    have = {c["name"] for c in inspect(conn).get_columns("orders")}
+    for name, kind in (("compartment", "INTEGER"), ("moved_at", _DOUBLE)):
+        if name not in have:
+            conn.execute(text(f"ALTER TABLE orders ADD COLUMN {name} {kind}"))
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_city_side", _m0002_city_side),
@@ -128,6 +135,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0005_city_data_age", _m0005_city_data_age),
     ("0006_alarm_resolution", _m0006_alarm_resolution),
     ("0007_handover_truth", _m0007_handover_truth),
+    ("0008_order_compartment", _m0008_order_compartment),
 ]
 
 

@@ -161,6 +161,25 @@ def pickups_per_day(
     return list(counts.items())
 
 
+def moved_documents(conn: sa.Connection, city_id: str, device_id: str) -> list[Any]:
+    """Documents staff moved to another compartment of this kiosk, still inside: reference, compartment, when."""
+    o = hubdb.orders
+    return list(
+        conn.execute(
+            sa.select(o.c.reference, o.c.compartment, o.c.moved_at)
+            .where(
+                o.c.city_id == city_id,
+                o.c.kiosk_id == device_id,
+                o.c.moved_at.is_not(None),
+                o.c.state.in_(
+                    [s.value for s in (HubOrderState.STORED, HubOrderState.EXPIRED, HubOrderState.CANCELLED)]
+                ),
+            )
+            .order_by(o.c.compartment)
+        ).all()
+    )
+
+
 def approved(summary: KioskSummary) -> bool:
     return summary.status == KioskStatus.APPROVED.value
 

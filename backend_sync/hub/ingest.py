@@ -127,6 +127,10 @@ def _order_event(kind: str) -> Callable[[_Ctx, dict[str, Any]], str]:
             values[_TIME_COLUMN[kind]] = _kiosk_time(data, ctx.now)
         if kind == "collected":
             values["handover_proof"] = json.dumps(_proof(ctx, data), sort_keys=True)
+        if kind == "stored":
+            values["compartment"] = data["compartment"]
+        elif kind in ("collected", "returned"):
+            values["compartment"] = None  # the document is out of the station's compartments
         ctx.conn.execute(update(orders).where(orders.c.id == o.id).values(**values))
         if kind == "stored":
             ctx.result.stored.append(o.id)
@@ -201,6 +205,22 @@ def _old_id(ctx: _Ctx, data: dict[str, Any], returned: bool) -> str:
     return "applied"
 
 
+# Hub order states in which the kiosk's document lies in a compartment (and may be moved).
+_IN_COMPARTMENT = (HubOrderState.STORED, HubOrderState.EXPIRED, HubOrderState.CANCELLED)
+
+
+def _moved(ctx: _Ctx, data: dict[str, Any]) -> str:
+    """Staff moved the document to another compartment: the order's compartment is the new one (no notice)."""
+    o = _order(ctx, data)
+    if o is None:
+        return "ignored: unknown order"
+    if o.state not in _IN_COMPARTMENT:
+        return f"ignored: order is {o.state}"
+    values = {"compartment": data["compartment"], "moved_at": _kiosk_time(data, ctx.now), "updated_at": ctx.now}
+    ctx.conn.execute(update(orders).where(orders.c.id == o.id).values(**values))
+    return "applied"
+
+
 def _manual_path(ctx: _Ctx, data: dict[str, Any]) -> str:
     o = _order(ctx, data)
     if o is None:
@@ -247,6 +267,7 @@ _HANDLERS: dict[str, Callable[[_Ctx, dict[str, Any]], str]] = {
     "returned": _order_event("returned"),
     "old_id_returned": lambda ctx, data: _old_id(ctx, data, True),
     "old_id_taken": lambda ctx, data: _old_id(ctx, data, False),
+    "moved": _moved,
     "manual_path": _manual_path,
     "alarm": _alarm,
     "cancel_deferred": _cancel_deferred,

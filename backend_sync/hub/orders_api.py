@@ -107,6 +107,8 @@ class OrderOut(BaseModel):
     has_email: bool
     has_postal_address: bool
     proof: ProofOut | None = None  # collected orders
+    compartment: int | None = None  # where the document lies at the kiosk (stored; after a move the new one)
+    moved_at: float | None = None  # staff last moved it to another compartment
     old_id_compartment: int | None = None  # where the returned old ID card lies (until staff take it out)
     old_id_returned_at: float | None = None
     old_id_taken_at: float | None = None
@@ -140,6 +142,8 @@ def to_out(row: Any) -> OrderOut:
         has_email=bool(row.email),
         has_postal_address=bool(row.postal_address),
         proof=_proof(row),
+        compartment=row.compartment,
+        moved_at=row.moved_at,
         old_id_compartment=row.old_id_compartment,
         old_id_returned_at=row.old_id_returned_at,
         old_id_taken_at=row.old_id_taken_at,

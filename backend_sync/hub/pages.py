@@ -31,7 +31,13 @@ from backend_sync.hub.csv_import import COLUMNS, CsvInvalid, ImportResult, decod
 from backend_sync.hub.deps import Hub
 from backend_sync.hub.enrollment import approve_kiosk
 from backend_sync.hub.errors import Conflict, Invalid, NotFound
-from backend_sync.hub.fleet import city_kiosk_summary, city_kiosks, old_ids_waiting, pickups_per_day
+from backend_sync.hub.fleet import (
+    city_kiosk_summary,
+    city_kiosks,
+    moved_documents,
+    old_ids_waiting,
+    pickups_per_day,
+)
 from backend_sync.hub.orders_api import city_order, search_orders
 from backend_sync.hub.remote import issue_command
 from backend_sync.hub.tables import HubOrderState, NoticeKind
@@ -134,6 +140,7 @@ def build_router() -> APIRouter:  # noqa: PLR0915  (one route per page; each is 
             ).all()
             per_day = pickups_per_day(conn, device_id, now, since=since)
             old_ids = old_ids_waiting(conn, principal.city(), device_id)
+            moved = moved_documents(conn, principal.city(), device_id)
         return _page(
             request,
             "kiosk.html",
@@ -144,6 +151,7 @@ def build_router() -> APIRouter:  # noqa: PLR0915  (one route per page; each is 
             commands=commands,
             per_day=per_day,
             old_ids=old_ids,
+            moved=moved,
             command_kinds=[k.value for k in CommandKind],
             can_manage=principal.allows(Role.ADMIN),
         )
