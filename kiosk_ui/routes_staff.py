@@ -14,9 +14,10 @@ from kiosk_ui.i18n import DEFAULT_LANGUAGE, is_language
 from kiosk_ui.routes_citizen import kiosk_session, now_showing, set_kiosk_cookie
 from kiosk_ui.runtime import STAFF_COOKIE, KioskUI
 from kiosk_ui.screens import KEYPAD_KEYS, Page, StaffAction, StaffScreen
-from kiosk_ui.staff_desk import StaffView
+from kiosk_ui.staff_desk import StaffDesk, StaffView
 from kiosk_ui.views import common
 from locker.errors import LockerError, SessionError
+from locker.flows.move import is_pending_target
 from locker.model import AlarmKind, Compartment, CompartmentState, OpenPurpose
 from locker.staff import StaffSession
 
@@ -68,6 +69,16 @@ def staff_router(ui: KioskUI) -> APIRouter:  # noqa: PLR0915 (one closure per ro
                 c for c in compartments if c.state == CompartmentState.CHECKING and c.purpose == OpenPurpose.COUNTER
             ],
             counter=await ui.station.run(lambda f: f.staffwork.counter_orders()),
+            movable=await ui.station.run(lambda f: f.move.movable()),
+            move_waiting=[c for c in compartments if is_pending_target(c)],
+            move_out_checks=[
+                c
+                for c in compartments
+                if c.state == CompartmentState.CHECKING and c.purpose == OpenPurpose.MOVE and c.move_from is None
+            ],
+            move_in_checks=[
+                c for c in compartments if c.state == CompartmentState.CHECKING and c.move_from is not None
+            ],
             reasons=REASONS,
             returnable=await ui.station.run(lambda f: f.staffwork.returnable()),
             alarms=alarms,
@@ -209,3 +220,19 @@ async def _do(ui: KioskUI, view: StaffView, action: StaffAction, data: dict[str,
         await desk.hand_over(view, data["v"])
     elif action in (StaffAction.TAKEN_OUT, StaffAction.NOT_TAKEN):
         await desk.counter_taken(view, _number(data), action == StaffAction.TAKEN_OUT)
+    else:
+        await _do_move(desk, view, action, data)
+
+
+async def _do_move(desk: StaffDesk, view: StaffView, action: StaffAction, data: dict[str, str]) -> None:
+    """The steps of moving a document to another compartment."""
+    if action == StaffAction.MOVE:
+        await desk.move(view, data["v"])
+    elif action in (StaffAction.MOVED_OUT, StaffAction.MOVE_KEPT):
+        await desk.moved_out(view, _number(data), action == StaffAction.MOVED_OUT)
+    elif action == StaffAction.MOVE_OPEN:
+        await desk.move_open(view, _number(data))
+    elif action in (StaffAction.MOVED_IN, StaffAction.MOVE_NOT_IN):
+        await desk.moved_in(view, _number(data), action == StaffAction.MOVED_IN)
+    elif action == StaffAction.MOVE_GIVE_UP:
+        await desk.move_give_up(view, _number(data))

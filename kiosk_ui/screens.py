@@ -69,6 +69,7 @@ class StaffScreen(enum.StrEnum):
     LOAD = "load"
     RETURNS = "returns"
     COUNTER = "counter"  # hand a document over in person
+    MOVE = "move"  # move a stored document to another compartment
     MAINTENANCE = "maintenance"
     FAULTS = "faults"
 
@@ -90,6 +91,13 @@ class StaffAction(enum.StrEnum):
     HAND_OVER = "hand_over"  # counter: the citizen confirmed receipt on this screen; open the door (or record it)
     TAKEN_OUT = "taken_out"  # counter, no item sensor: staff took the document out
     NOT_TAKEN = "not_taken"  # ... it is still inside
+    MOVE = "move"  # move: open the chosen order's compartment for staff to take the envelope out
+    MOVED_OUT = "moved_out"  # move, no item sensor: the envelope is out of the source (the target opens next)
+    MOVE_KEPT = "move_kept"  # ... it is still inside the source
+    MOVE_OPEN = "move_open"  # move: open the waiting target
+    MOVED_IN = "moved_in"  # move, no item sensor: the envelope is inside the target
+    MOVE_NOT_IN = "move_not_in"  # ... staff still hold it
+    MOVE_GIVE_UP = "move_give_up"  # move: give up, staff keep the envelope and hand it over at the counter
 
 
 # Screens on which a door cycle runs: no inactivity reset there (the door-left-open alarm covers them).

@@ -15,7 +15,8 @@ from kiosk_ui.screens import StaffScreen
 from locker import codes
 from locker.errors import LockerError, SessionError
 from locker.flows import Flows
-from locker.model import CompartmentState, OpenPurpose, Statement
+from locker.flows.move import is_pending_target
+from locker.model import Compartment, CompartmentState, OpenPurpose, OrderState, Statement
 from locker.staff import StaffSession
 from locker.station import Station
 
@@ -33,6 +34,7 @@ class StaffView:
     watch: int | None = None
     watch_done: str = ""  # catalog key shown when the watched door has closed
     chosen: str = ""  # counter: the order whose receipt statement is shown for the citizen to confirm
+    moving: str = ""  # move: the order whose envelope staff are moving
     last_activity: float = 0.0
     version: int = 0
 
@@ -93,6 +95,7 @@ class StaffDesk:
     def go(self, v: StaffView, screen: StaffScreen) -> None:
         v.screen = screen
         v.chosen = ""
+        v.moving = ""
         v.say("")
 
     async def label(self, v: StaffView, text: str) -> None:
@@ -129,6 +132,43 @@ class StaffDesk:
     async def counter_taken(self, v: StaffView, number: int, taken: bool) -> None:
         await self.station.run(lambda f: f.staffwork.counter_taken(v.session_id, number, taken))
         v.say("staff.handed_over_closed" if taken else "staff.closed", n=number)
+
+    # -- move a document to another compartment ---------------------------------------------------------------
+    async def move(self, v: StaffView, order_id: str) -> None:
+        """Open the order's compartment for staff to take the envelope out (the target opens after that)."""
+        n = await self.station.run(lambda f: f.move.start(v.session_id, order_id))
+        v.moving = order_id
+        self._watch(v, n, "staff.move_next")
+        v.say("staff.move_source_open", n=n)
+
+    async def moved_out(self, v: StaffView, number: int, taken: bool) -> None:
+        """The answer after the source closed on a board without item sensor; taken out: the target opens now."""
+        order_id = self.station.compartment(number).order_id or ""
+        target = await self.station.run(lambda f: f.move.source_answer(v.session_id, number, taken))
+        if not taken:
+            v.say("staff.move_kept", n=number)
+        elif target is None:
+            v.say("staff.move_gave_up", order=order_id)
+        else:
+            await self.move_open(v, target)
+
+    async def move_open(self, v: StaffView, number: int) -> None:
+        n = await self.station.run(lambda f: f.move.open_target(v.session_id, number))
+        self._watch(v, n, "staff.moved")
+        v.say("staff.move_target_open", n=n)
+
+    async def moved_in(self, v: StaffView, number: int, inside: bool) -> None:
+        """The answer after the target closed on a board without item sensor."""
+        order_id = self.station.compartment(number).order_id or ""
+        await self.station.run(lambda f: f.move.target_answer(v.session_id, number, inside))
+        if inside:
+            v.say("staff.moved", n=number)
+        else:
+            v.say("staff.move_waiting", order=order_id, n=number)
+
+    async def move_give_up(self, v: StaffView, number: int) -> None:
+        order_id = await self.station.run(lambda f: f.move.give_up(v.session_id, number))
+        v.say("staff.move_gave_up", order=order_id)
 
     async def take_out(self, v: StaffView, number: int) -> None:
         n = await self.station.run(lambda f: f.staffwork.take_out(v.session_id, number))
@@ -177,10 +217,12 @@ class StaffDesk:
             if v.watch is None:
                 continue
             c = self.station.compartment(v.watch)  # the screens' read-only connection, not the worker
-            if c.state in (CompartmentState.LOADING, CompartmentState.OPENING):
+            if c.state in (CompartmentState.LOADING, CompartmentState.OPENING) and not is_pending_target(c):
                 continue
             n, v.watch = v.watch, None
-            if c.state == CompartmentState.CHECKING:
+            if v.watch_done in ("staff.move_next", "staff.moved"):
+                self._moved(v, c)
+            elif c.state == CompartmentState.CHECKING:
                 v.say("staff.check_taken" if c.purpose == OpenPurpose.COUNTER else "staff.check_inside", n=n)
             elif v.watch_done == "staff.handed_over_closed" and c.order_id is not None:
                 v.say("staff.closed", n=n)  # the document is still inside: not handed over
@@ -188,6 +230,26 @@ class StaffDesk:
                 v.say("staff.closed", n=n)
             else:
                 v.say(v.watch_done, n=n)
+
+    def _moved(self, v: StaffView, c: Compartment) -> None:
+        """Say how a move's watched door cycle ended: the source (``staff.move_next``) or the target."""
+        n = c.number
+        if c.state == CompartmentState.CHECKING:
+            v.say("staff.move_check_in" if c.move_from is not None else "staff.move_check_out", n=n)
+            return
+        if v.watch_done == "staff.moved":
+            if c.state == CompartmentState.OCCUPIED:
+                v.say("staff.moved", n=n)
+            else:
+                v.say("staff.move_waiting", order=c.order_id or v.moving, n=n)
+            return
+        o = self.station.order(v.moving)
+        if o is not None and o.state == OrderState.RETURNED:
+            v.say("staff.move_gave_up", order=o.id)
+        elif o is not None and o.compartment is not None and o.compartment != n:
+            v.say("staff.move_next", n=o.compartment)
+        else:
+            v.say("staff.move_kept", n=n)
 
 
 def _live(flows: Flows, sid: str) -> bool:

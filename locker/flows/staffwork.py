@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from locker.errors import BadInput, FlowError
+from locker.errors import BadInput, FlowError, StoreError
 from locker.flows import handover
 from locker.flows.common import FlowContext, open_or_fault
 from locker.flows.handover import Witness
@@ -98,7 +98,10 @@ class StaffWorkFlow:
             {"method": "counter", "statement": statement.as_dict(), "staff": list(session.staff)}, sort_keys=True
         )
         with self.ctx.store.change(actor) as tx:
-            o = tx.order(order_id)
+            try:
+                o = tx.order(order_id)
+            except StoreError as exc:  # an order id the staff screen never offered
+                raise FlowError(f"no order {order_id}").keyed("staff.err.not_handable", order=order_id) from exc
             if o.state not in (OrderState.STORED, OrderState.EXPIRED, OrderState.RETURNED):
                 raise FlowError(f"order {order_id} is {o.state}; it cannot be handed over").keyed(
                     "staff.err.not_handable", order=order_id

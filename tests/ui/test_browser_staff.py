@@ -1,5 +1,5 @@
 """Staff flows in Chromium: badge + PIN login with the four-eyes rule, loading by scanned label, returns, a
-handover at the counter after a door that did not open."""
+handover at the counter after a door that did not open, moving a document out of a jammed compartment."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from playwright.sync_api import Page, Route, expect
 
 from locker import codes
 from locker.model import OrderState
+from tests.harness import Codes
 from tests.ui.rig import Kiosk
 
 PIN = "246810"
@@ -20,6 +21,20 @@ def login(page: Page, kiosk: Kiosk, badge: str) -> None:
     page.locator("#badge").fill(badge)
     page.locator("#pin").fill(PIN)
     page.get_by_role("button", name="Anmelden").tap()
+
+
+def jammed_pickup(kiosk: Kiosk, page: Page, order_id: str) -> tuple[Codes, int]:
+    """An order loaded, the citizen's door did not open, and staff have freed the lock since: its codes and
+    compartment."""
+    c = kiosk.station.announce(order_id)
+    n = kiosk.station.load(kiosk.station.staff_session(), c)
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/jam", data={"jammed": True}).ok
+    page.goto(kiosk.url + "/")
+    assert page.request.post(f"{kiosk.url}/sim/api/scan", data={"text": c.qr}).ok
+    page.get_by_role("button", name="Empfang bestätigen").tap()
+    expect(page.locator("h1")).to_have_text("Die Tür hat sich nicht geöffnet")
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/jam", data={"jammed": False}).ok
+    return c, n
 
 
 def test_staff_loading_with_four_eyes(kiosk_factory: Callable[..., Kiosk], page: Page) -> None:
@@ -119,15 +134,8 @@ def wait_until(page: Page, done: Callable[[], bool], what: str, timeout_s: float
 def test_counter_handover_after_a_jammed_door(kiosk: Kiosk, page: Page) -> None:
     """The citizen's door did not open; staff free the lock and hand the document over in person, the citizen
     confirming receipt on the staff screen."""
-    c = kiosk.station.announce("ORDER-DESK1")
-    n = kiosk.station.load(kiosk.station.staff_session(), c)
+    c, n = jammed_pickup(kiosk, page, "ORDER-DESK1")
     bea = kiosk.station.add_staff("BEA-03", PIN, ("loader",))
-    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/jam", data={"jammed": True}).ok
-    page.goto(kiosk.url + "/")
-    assert page.request.post(f"{kiosk.url}/sim/api/scan", data={"text": c.qr}).ok
-    page.get_by_role("button", name="Empfang bestätigen").tap()
-    expect(page.locator("h1")).to_have_text("Die Tür hat sich nicht geöffnet")
-    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/jam", data={"jammed": False}).ok
     login(page, kiosk, bea.payload)
     expect(page.get_by_text("Angemeldet: BEA-03")).to_be_visible()
     page.get_by_role("button", name="Am Schalter übergeben").tap()
@@ -169,3 +177,38 @@ def test_staff_log_in_and_load_by_touch_only(kiosk: Kiosk, page: Page) -> None:
     assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/item", data={"present": True}).ok
     assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/close").ok
     expect(page.locator(".message")).to_have_text(f"Fach {n}: eingelagert. Die Person wird benachrichtigt.")
+
+
+def test_move_a_document_out_of_a_jammed_compartment_by_touch(kiosk: Kiosk, page: Page) -> None:
+    """The citizen's door did not open; staff free the lock, move the document into another compartment by touch
+    alone, and the citizen's unchanged QR code opens the new compartment (no new notice)."""
+    c, n = jammed_pickup(kiosk, page, "ORDER-MOVE1")
+    dora = kiosk.station.add_staff("DORA-05", PIN, ("loader",))
+    login(page, kiosk, dora.payload)
+    page.get_by_role("button", name="Umlagern").tap()
+    expect(page.locator("h1")).to_have_text("Umlagern")
+    assert "Move" not in page.locator("main").inner_text()  # German screen, German words
+    page.get_by_role("button", name=f"Auftrag {c.order_id} (Fach {n})").tap()
+    expect(page.locator(".message")).to_have_text(f"Fach {n} ist offen: Umschlag entnehmen und die Tür schließen.")
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/item", data={"present": False}).ok
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/close").ok
+    expect(page.locator(".message")).to_contain_text("Umschlag entnommen: jetzt Fach")
+    order = kiosk.station.store.order(c.order_id)
+    assert order is not None and order.compartment is not None and order.compartment != n
+    t = order.compartment
+    page.get_by_role("button", name=f"Fach {t} öffnen und einlegen").tap()
+    expect(page.locator(".message")).to_have_text(f"Fach {t} ist offen: Umschlag einlegen und die Tür schließen.")
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{t}/item", data={"present": True}).ok
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{t}/close").ok
+    expect(page.locator(".message")).to_have_text(
+        f"Umgelagert: Das Dokument liegt jetzt in Fach {t}. Die Codes bleiben gültig."
+    )
+    assert kiosk.station.store.compartment(n).state == "faulty"  # the jammed lock still wants a look
+    stored = kiosk.station.database.query("SELECT id FROM outbox WHERE kind = 'stored'")
+    assert len(stored) == 1  # no second notice
+    page.get_by_role("button", name="Abmelden").tap()
+    assert page.request.post(f"{kiosk.url}/sim/api/scan", data={"text": c.qr}).ok
+    page.get_by_role("button", name="Empfang bestätigen").tap()
+    expect(page.locator("h1")).to_contain_text(str(t))
+    order = kiosk.station.store.order(c.order_id)
+    assert order is not None and order.state == OrderState.COLLECTING and order.compartment == t
