@@ -1,12 +1,15 @@
 """Property test: random loads, pickups with right and wrong codes, left-behind documents, boards with and without
-item sensors, old ID cards, door events, faults and restarts."""
+item sensors, old ID cards, counter handovers, documents moved to another compartment, codes reissued by the hub,
+door events, faults and restarts."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from hypothesis import HealthCheck, event, settings
@@ -21,8 +24,10 @@ from locker.errors import (
     FlowError,
     SessionError,
 )
-from locker.flows import VerifiedPickup
-from locker.model import IN_COMPARTMENT, CompartmentState, Content, NewOrder, OpenPurpose, OrderState, Size
+from locker.flows import PendingPickup, VerifiedPickup
+from locker.flows.bundle import BundleContent, ManifestRecord
+from locker.flows.move import is_pending_target
+from locker.model import IN_COMPARTMENT, CompartmentState, Content, NewOrder, OpenPurpose, Order, OrderState, Size
 from tests.harness import DAY, STATEMENT, Codes, Station, make_station
 
 N_ORDERS = 10
@@ -39,6 +44,7 @@ def _pool() -> list[tuple[Codes, codes.IssuedCodes]]:
 
 
 POOL = _pool()  # argon2id is slow on purpose: issue the codes once for every example
+REISSUED = _pool()  # the same orders and pickup numbers with other QR tokens and PINs (the hub's reissue)
 
 
 def digest(s: Station) -> list[tuple[object, ...]]:
@@ -59,6 +65,11 @@ class StationMachine(RuleBasedStateMachine):
         # compartments hold a returned old ID card.
         self.inside: dict[int, str] = {}
         self.old_ids: set[int] = set()
+        # The codes each order's citizen holds now, and the ones a reissue made worthless.
+        self.codes: dict[int, Codes] = {i: POOL[i][0] for i in range(N_ORDERS)}
+        self.superseded: dict[int, Codes] = {}
+        # Compartments staff moved an order's document out of (and not back into): they never open for it again.
+        self.vacated: dict[str, set[int]] = {}
 
     def teardown(self) -> None:
         self.s.database.close()
@@ -128,7 +139,7 @@ class StationMachine(RuleBasedStateMachine):
 
     @rule(k=st.integers(0, 99), put_item=st.booleans(), answer=st.sampled_from(["truth", "none", "reopen"]))
     def load(self, k: int, put_item: bool, answer: str) -> None:
-        c, _ = POOL[self._pick(k, OrderState.ANNOUNCED)]
+        c = self.codes[self._pick(k, OrderState.ANNOUNCED)]
         try:
             a = self.s.flows.loading.scan_label(self._session(), codes.label_payload(c.order_id))
         except (FlowError, BadInput):
@@ -177,6 +188,7 @@ class StationMachine(RuleBasedStateMachine):
         except CodeError:
             return
         event("pickup opened a door")
+        assert n not in self.vacated.get(v.order_id, set()), f"{v.order_id}: a compartment it was moved out of opened"
         self._close(n, take=take)
         if self._checking(n):
             if answer == "truth" and take:
@@ -209,7 +221,7 @@ class StationMachine(RuleBasedStateMachine):
         old_id=st.booleans(),
     )
     def pickup_qr(self, k: int, right: bool, take: bool, answer: str, old_id: bool) -> None:
-        c, _ = POOL[self._pick(k, OrderState.STORED)]
+        c = self.codes[self._pick(k, OrderState.STORED)]
         qr = c.qr if right else codes.QrCode(c.order_id, codes.new_token()).payload
         try:
             v = self.s.flows.pickup.verify(self.s.flows.pickup.scan_qr(qr))
@@ -220,7 +232,7 @@ class StationMachine(RuleBasedStateMachine):
 
     @rule(k=st.integers(0, 99), right=st.booleans())
     def pickup_manual(self, k: int, right: bool) -> None:
-        c, _ = POOL[self._pick(k, OrderState.STORED)]
+        c = self.codes[self._pick(k, OrderState.STORED)]
         pin = c.pin if right else f"{(int(c.pin) + 1) % 10**6:06d}"
         try:
             v = self.s.flows.pickup.verify(self.s.flows.pickup.enter_manual(c.pickup_number, pin))
@@ -244,9 +256,133 @@ class StationMachine(RuleBasedStateMachine):
         event("counter handover")
         if n is None:
             return
+        assert n not in self.vacated.get(o.id, set()), f"{o.id}: a compartment it was moved out of opened"
         self._close(n, take=take)
         if self._checking(n):
             self.s.flows.staffwork.counter_taken(self._session(), n, take)
+
+    @rule(
+        k=st.integers(0, 99),
+        jam_target=st.booleans(),
+        put=st.booleans(),
+        restart_at=st.sampled_from(["none", "source open", "in hands", "target open"]),
+    )
+    def move(self, k: int, jam_target: bool, put: bool, restart_at: str) -> None:
+        """Staff move a stored document to another compartment: the source may not open, the first target may be
+        jammed, staff may close it without the envelope first, the station may restart in the middle."""
+        movable = self.s.flows.move.movable()
+        if not movable:
+            return
+        o = movable[k % len(movable)]
+        src = o.compartment
+        assert src is not None
+        try:
+            self.s.flows.move.start(self._session(), o.id)
+        except DoorDidNotOpen:
+            event("move: source did not open")
+            return
+        except FlowError:
+            event("move: no target")
+            return
+        event(f"move: restart {restart_at}")
+        if restart_at == "source open":
+            self.s.restart()
+        self._close(src, take=True)
+        if self._checking(src):
+            self.s.flows.move.source_answer(self._session(), src, True)
+        self.vacated.setdefault(o.id, set()).add(src)
+        if restart_at == "in hands":
+            self.s.restart()
+        self._into_target(o, jam_target, put, restart_at == "target open")
+
+    def _into_target(self, o: Order, jam: bool, put: bool, restart: bool) -> None:
+        """The envelope of ``o`` is in staff's hands: open the waiting target (the next one after a jam), put it in
+        (or, once, close it empty), until it is stored there or the move ends at the counter."""
+        for _ in range(2 * N_COMPARTMENTS):
+            cur = self.s.store.order(o.id)
+            assert cur is not None
+            if cur.state == OrderState.RETURNED:
+                event("move ended at the counter")
+                return
+            assert cur.compartment is not None and is_pending_target(self.s.store.compartment(cur.compartment))
+            t = cur.compartment
+            if jam:
+                self.s.bank.jam(t)
+                jam = False
+            try:
+                self.s.flows.move.open_target(self._session(), t)
+            except DoorDidNotOpen:
+                event("move: target did not open")
+                continue
+            if restart:
+                self.s.restart()
+                restart = False
+            self._close(t, put=o.id if put else None)
+            if self._checking(t):
+                self.s.flows.move.target_answer(self._session(), t, put)
+            put = True  # staff put it in the next time
+            if self.s.store.compartment(t).state == CompartmentState.OCCUPIED:
+                self._moved(o, t)
+                return
+        for c in self.s.flows.move.pending():  # staff give up: they hand it over at the counter
+            if c.order_id == o.id:
+                self.s.flows.move.give_up(self._session(), c.number)
+
+    def _moved(self, o: Order, t: int) -> None:
+        """The move is done: the order is in ``t`` with its codes unchanged, and they find it there."""
+        event("moved")
+        self.vacated[o.id].discard(t)
+        after = self.s.store.order(o.id)
+        assert after is not None and after.compartment == t and after.state == o.state, after
+        assert (after.qr_verifier, after.pin_verifier) == (o.qr_verifier, o.pin_verifier), "a move changed the codes"
+        if after.state == OrderState.STORED and after.valid_until > self.s.clock.now():
+            v = self.s.flows.pickup.verify(self.s.flows.pickup.scan_qr(self.codes[int(o.id[4:])].qr))
+            assert v.compartment == t, (v, t)
+
+    @rule(k=st.integers(0, 99))
+    def reissue(self, k: int) -> None:
+        """The hub reissues an order's codes (new QR token and PIN, same pickup number): the next bundle replaces
+        its verifiers, and from then on the old codes are refused and the new ones work."""
+        i = self._pick(k, OrderState.STORED)
+        o = self.s.store.order(POOL[i][0].order_id)
+        if o is None or o.state not in (OrderState.ANNOUNCED, OrderState.STORED) or o.code_used:
+            return
+        new, issued = (REISSUED if self.codes[i] is POOL[i][0] else POOL)[i]
+        head = self.s.flows.bundle.head()
+        manifest = ManifestRecord(head.seq + 1, secrets.token_bytes(32), head.hash, self.s.clock.now())
+        order = NewOrder(
+            o.id,
+            o.pickup_number,
+            o.document_kind,
+            o.size,
+            o.reachable,
+            o.return_old_id,
+            o.valid_from,
+            o.valid_until,
+            issued.qr_verifier,
+            issued.pin_verifier,
+        )
+        assert self.s.flows.bundle.apply(BundleContent(manifest, orders=[order])).updated == [o.id]
+        old, self.codes[i] = self.codes[i], new
+        self.superseded[i] = old
+        event("codes reissued")
+        after = self.s.store.order(o.id)
+        assert after is not None
+        box = self.s.store.compartment(after.compartment) if after.compartment is not None else None
+        collectable = after.state == OrderState.STORED and after.valid_until > self.s.clock.now()
+        if collectable and box is not None and box.state == CompartmentState.OCCUPIED:
+            v = self.s.flows.pickup.verify(self.s.flows.pickup.scan_qr(new.qr))
+            assert v.compartment == after.compartment, "the new QR code does not open the order's compartment"
+        pickup = self.s.flows.pickup
+        assert self._refused(lambda: pickup.scan_qr(old.qr)), f"{o.id}: the QR code from before the reissue worked"
+        assert self._refused(lambda: pickup.enter_manual(old.pickup_number, old.pin)), f"{o.id}: the old PIN worked"
+
+    def _refused(self, attempt: Callable[[], PendingPickup]) -> bool:
+        try:
+            self.s.flows.pickup.verify(attempt())
+        except CodeError:
+            return True
+        return False
 
     @rule(n=st.integers(1, N_COMPARTMENTS), jammed=st.booleans())
     def jam(self, n: int, jammed: bool) -> None:
@@ -326,6 +462,22 @@ class StationMachine(RuleBasedStateMachine):
         for c in self.s.store.compartments():
             if c.content == Content.OLD_ID:
                 assert c.state != CompartmentState.FREE, c
+
+    @invariant()
+    def a_moved_order_is_never_in_a_compartment_it_left(self) -> None:
+        for oid, left in self.vacated.items():
+            o = self.s.store.order(oid)
+            assert o is not None and (o.compartment is None or o.compartment not in left), (o, left)
+
+    @invariant()
+    def a_reissued_orders_old_qr_code_matches_nothing(self) -> None:
+        """The station holds the verifiers of the codes the hub reissued last (checked without a verification, which
+        would count as a failed attempt): the old QR token cannot match."""
+        for old in self.superseded.values():
+            o = self.s.store.order(old.order_id)
+            assert o is not None
+            token = codes.parse_qr(old.qr).token
+            assert not codes.check_qr(o.id, token, "", o.qr_verifier), f"{o.id}: the old QR code still matches"
 
     @invariant()
     def no_stored_without_a_confirmed_envelope(self) -> None:
