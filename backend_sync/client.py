@@ -300,7 +300,10 @@ class SyncClient:
             occupied=count[CompartmentState.OCCUPIED],
             faulty=count[CompartmentState.FAULTY],
             disabled=count[CompartmentState.DISABLED],
-            doors_open=count[CompartmentState.LOADING] + count[CompartmentState.OPENING],
+            # door cycles under way; a move's target waiting for staff to open it is not one (its door is shut)
+            doors_open=count[CompartmentState.LOADING]
+            + count[CompartmentState.OPENING]
+            - sum(1 for c in comps if c.waits_for_move),
             outbox_depth=int(depth["n"]) if depth else 0,
             alarms=tuple(str(a[0]) for a in self.store.open_alarms()),
             disk_free_mb=shutil.disk_usage(db_dir).free // 2**20,

@@ -246,3 +246,8 @@ class Compartment:
     reason: str
     changed_at: float = 0.0  # when the compartment's row last changed (timers for unanswered CHECKING)
     move_from: int | None = None  # the target of a move: the compartment the document came out of
+
+    @property
+    def waits_for_move(self) -> bool:
+        """A move's target waiting for staff to open it (the envelope is in their hands; its door is shut)."""
+        return self.state == CompartmentState.LOADING and self.move_from is not None and self.door_confirmed_at is None

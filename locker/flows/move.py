@@ -16,8 +16,8 @@ _HOLDING = (CompartmentState.OCCUPIED, CompartmentState.FAULTY, CompartmentState
 
 
 def is_pending_target(c: Compartment) -> bool:
-    """A move's target waiting for staff to open it (the envelope is in their hands)."""
-    return c.state == CompartmentState.LOADING and c.move_from is not None and c.door_confirmed_at is None
+    """A move's target waiting for staff to open it (``Compartment.waits_for_move``)."""
+    return c.waits_for_move
 
 
 class MoveFlow:
