@@ -152,7 +152,7 @@ def cmd_scan(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
             )
             cameras.append(CameraScanner(settings, _chain(args.chain), hub, clock, on_decode=remember))
         if args.wedge:
-            from firmware_bridge.scanners.wedge import WedgeScanner  # evdev: Linux only
+            from firmware_bridge.scanners.wedge import WedgeScanner  # reads a Linux input event device
 
             devices.append(WedgeScanner(args.wedge, hub, clock, keymap=keymap_named(args.keymap)))
         if args.serial:

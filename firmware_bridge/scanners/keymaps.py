@@ -5,16 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from evdev import ecodes
-
+from firmware_bridge.linux_input import codes as e
 from firmware_bridge.scanners.errors import ScannerConfigError
-
-e = ecodes
 
 
 @dataclass(frozen=True)
 class Keymap:
-    """Characters per evdev key code: ``keys[code] = (plain, shifted)``; ``altgr[code]`` for AltGr."""
+    """Characters per key code (``KEY_*``): ``keys[code] = (plain, shifted)``; ``altgr[code]`` for AltGr."""
 
     name: str
     keys: Mapping[int, tuple[str, str]]

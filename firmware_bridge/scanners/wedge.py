@@ -1,14 +1,14 @@
-"""USB 2D scanners in keyboard-wedge mode, read through evdev with the device grabbed from the desktop."""
+"""USB 2D scanners in keyboard-wedge mode, read from their input event device, grabbed from the desktop."""
 
 from __future__ import annotations
 
 import logging
-import select
 from collections.abc import Callable
 
-import evdev
-from evdev import ecodes
-
+from firmware_bridge.linux_input import codes
+from firmware_bridge.linux_input.device import InputDevice
+from firmware_bridge.linux_input.errors import InputDeviceError
+from firmware_bridge.linux_input.events import InputEvent
 from firmware_bridge.scanners.device_loop import POLL_S, DeviceReader
 from firmware_bridge.scanners.hub import ScanSink
 from firmware_bridge.scanners.keymaps import KEYMAPS, Keymap
@@ -17,9 +17,9 @@ from locker.ports import Clock, ScanSource
 log = logging.getLogger(__name__)
 
 KEY_UP, KEY_DOWN, KEY_HOLD = 0, 1, 2
-_SHIFTS = frozenset({ecodes.KEY_LEFTSHIFT, ecodes.KEY_RIGHTSHIFT})
-_CTRLS = frozenset({ecodes.KEY_LEFTCTRL, ecodes.KEY_RIGHTCTRL, ecodes.KEY_LEFTALT})
-_ENTERS = frozenset({ecodes.KEY_ENTER, ecodes.KEY_KPENTER})
+_SHIFTS = frozenset({codes.KEY_LEFTSHIFT, codes.KEY_RIGHTSHIFT})
+_CTRLS = frozenset({codes.KEY_LEFTCTRL, codes.KEY_RIGHTCTRL, codes.KEY_LEFTALT})
+_ENTERS = frozenset({codes.KEY_ENTER, codes.KEY_KPENTER})
 
 
 class KeyTranslator:
@@ -43,9 +43,9 @@ class KeyTranslator:
         self.unknown_keys = 0
         self.discarded = 0
 
-    def feed(self, event: evdev.InputEvent) -> str | None:
+    def feed(self, event: InputEvent) -> str | None:
         """Take one input event; returns the payload when it was ended by Enter."""
-        if event.type != ecodes.EV_KEY:
+        if event.type != codes.EV_KEY:
             return None
         code, value = event.code, event.value
         if self._track_modifier(code, value):
@@ -58,7 +58,7 @@ class KeyTranslator:
                 self._discard("idle gap inside a payload", skip_rest=False)
             self._skipping = False  # a new payload starts after a pause
         self._last_at = at
-        if code == ecodes.KEY_CAPSLOCK:
+        if code == codes.KEY_CAPSLOCK:
             self._caps = not self._caps
             return None
         if code in _ENTERS:
@@ -72,7 +72,7 @@ class KeyTranslator:
         )
         if char is None:
             self.unknown_keys += 1
-            log.warning("wedge: key %s has no character in keymap %s", ecodes.KEY.get(code, code), self.keymap.name)
+            log.warning("wedge: key %s has no character in keymap %s", codes.key_name(code), self.keymap.name)
             return None
         self._buffer.append(char)
         if len(self._buffer) > self._max_length:
@@ -83,7 +83,7 @@ class KeyTranslator:
         down = value != KEY_UP
         if code in _SHIFTS:
             (self._shift.add if down else self._shift.discard)(code)
-        elif code == ecodes.KEY_RIGHTALT:
+        elif code == codes.KEY_RIGHTALT:
             self._altgr = down
         elif code in _CTRLS:
             (self._ctrl.add if down else self._ctrl.discard)(code)
@@ -98,10 +98,10 @@ class KeyTranslator:
         self._skipping = skip_rest
 
 
-DeviceFactory = Callable[[str], evdev.InputDevice[str]]
+DeviceFactory = Callable[[str], InputDevice]
 
 
-class WedgeScanner(DeviceReader[evdev.InputDevice[str]]):
+class WedgeScanner(DeviceReader[InputDevice]):
     """Reads a keyboard-wedge scanner at ``path`` (e.g. /dev/input/by-id/...-event-kbd), grabbed exclusively."""
 
     source = ScanSource.WEDGE
@@ -118,7 +118,7 @@ class WedgeScanner(DeviceReader[evdev.InputDevice[str]]):
         dedup_s: float = 0.0,
         reopen_initial_s: float = 0.5,
         reopen_max_s: float = 10.0,
-        device_factory: DeviceFactory = evdev.InputDevice,
+        device_factory: DeviceFactory = InputDevice.open,
     ) -> None:
         super().__init__(
             name, sink, clock, dedup_s=dedup_s, reopen_initial_s=reopen_initial_s, reopen_max_s=reopen_max_s
@@ -128,32 +128,29 @@ class WedgeScanner(DeviceReader[evdev.InputDevice[str]]):
         self._grab = grab
         self._device_factory = device_factory
 
-    def _open(self) -> evdev.InputDevice[str]:
+    def _open(self) -> InputDevice:
         device = self._device_factory(self.path)
         if self._grab:
             try:
-                device.grab()  # keystrokes go to us only, never to the kiosk browser
-            except OSError:
+                device.grab()  # keystrokes go to us only, never to the kiosk browser; a refusal is a failed open
+            except BaseException:
                 device.close()
                 raise
         log.info("wedge scanner %s: %s (%s) open, grabbed=%s", self.name, device.name, self.path, self._grab)
         return device
 
-    def _read_payloads(self, handle: evdev.InputDevice[str]) -> list[str]:
-        ready, _, _ = select.select([handle.fd], [], [], POLL_S)
-        if not ready:
-            return []
+    def _read_payloads(self, handle: InputDevice) -> list[str]:
         payloads = []
-        for event in handle.read():
+        for event in handle.read(POLL_S):
             text = self.translator.feed(event)
             if text is not None:
                 payloads.append(text)
         return payloads
 
-    def _close(self, handle: evdev.InputDevice[str]) -> None:
+    def _close(self, handle: InputDevice) -> None:
         if self._grab:
             try:
                 handle.ungrab()
-            except OSError as exc:  # already gone when unplugged
+            except InputDeviceError as exc:  # already gone when unplugged; closing releases the grab anyway
                 log.debug("wedge scanner %s: ungrab failed: %r", self.name, exc)
         handle.close()

@@ -1,4 +1,4 @@
-"""Keyboard-wedge scanners: real evdev InputEvents through the translator, the grabbed reader loop, uinput."""
+"""Keyboard-wedge scanners: key events through the translator, the reader loop on a pipe, a uinput keyboard."""
 
 from __future__ import annotations
 
@@ -6,21 +6,23 @@ import os
 import threading
 import time
 import typing
-from pathlib import Path
-from typing import cast
+from collections.abc import Iterator
 
-import evdev
 import pytest
-from evdev import InputEvent, ecodes
 
+from firmware_bridge.linux_input import codes
+from firmware_bridge.linux_input.device import InputDevice
+from firmware_bridge.linux_input.errors import GrabFailed
+from firmware_bridge.linux_input.events import InputEvent
 from firmware_bridge.scanners.errors import ScannerConfigError
 from firmware_bridge.scanners.hub import ScanHub, ScannerState, StatusChange
 from firmware_bridge.scanners.keymaps import KEYMAPS, Keymap, keymap_named
 from firmware_bridge.scanners.wedge import KeyTranslator, WedgeScanner
 from locker.clock import SystemClock
 from locker.ports import Scan, ScanSource
+from tests.scanners.virtual_keyboard import UINPUT, VirtualKeyboard
 
-e = ecodes
+e = codes
 PAYLOAD = "WB1:Zy7-0a9Q_x;Q"
 
 
@@ -105,7 +107,7 @@ def test_a_stale_partial_payload_is_discarded_and_unknown_keys_counted() -> None
     translator = KeyTranslator(KEYMAPS["us"], idle_reset_s=0.5)
     first = key_events("CUT", KEYMAPS["us"], start=10.0)[:-4]  # cut off before Enter
     second = key_events("WB1:OK", KEYMAPS["us"], start=20.0)
-    noise = [InputEvent(20, 500000, e.EV_KEY, e.KEY_F5, 1)]
+    noise = [InputEvent(20, 500000, e.EV_KEY, e.KEY_102ND, 1)]  # the ISO key: not on the US layout
     assert feed_all(translator, first + second[:4] + noise + second[4:]) == ["WB1:OK"]
     assert translator.discarded == 1
     assert translator.unknown_keys == 1
@@ -134,49 +136,33 @@ def test_unknown_keymap_is_a_config_error() -> None:
 
 
 EventT = typing.TypeVar("EventT", Scan, StatusChange)
+DEVICE = "/dev/input/by-id/usb-scanner-event-kbd"
 
 
-class _FakeDevice:
-    """An input device on a pipe: its fd becomes readable when events are queued; unplugging breaks reads."""
+class _PipeWedge:
+    """A wedge scanner's event device on a pipe: the real InputDevice reads the packed events the test writes."""
 
     def __init__(self, path: str) -> None:
-        self.path = path
-        self.name = "fake wedge"
-        self._r, self._w = os.pipe()
-        self.fd = self._r
-        self.events: list[InputEvent] = []
-        self.grabbed = False
+        read_end, self._write_end = os.pipe()
+        self.device = InputDevice(read_end, path, name="pipe wedge")
         self.unplugged = False
-        self.closed = False
-        self._lock = threading.Lock()
 
-    def queue(self, events: list[InputEvent]) -> None:
-        with self._lock:
-            self.events.extend(events)
-        os.write(self._w, b"x")
+    def send(self, events: list[InputEvent]) -> None:
+        os.write(self._write_end, b"".join(event.pack() for event in events))
 
     def unplug(self) -> None:
-        self.unplugged = True
-        os.write(self._w, b"x")
+        """The reader sees end of file, as a gone device's reader sees ENODEV."""
+        if not self.unplugged:
+            self.unplugged = True
+            os.close(self._write_end)
 
-    def read(self) -> list[InputEvent]:
-        os.read(self._r, 4096)
-        if self.unplugged:
-            raise OSError(19, "No such device")
-        with self._lock:
-            events, self.events = self.events, []
-        return events
 
-    def grab(self) -> None:
-        self.grabbed = True
-
-    def ungrab(self) -> None:
-        self.grabbed = False
-
-    def close(self) -> None:
-        self.closed = True
-        os.close(self._r)
-        os.close(self._w)
+@pytest.fixture
+def pipe_wedges() -> Iterator[list[_PipeWedge]]:
+    wedges: list[_PipeWedge] = []
+    yield wedges
+    for wedge in wedges:
+        wedge.unplug()
 
 
 def _next(hub: ScanHub, kind: type[EventT], timeout: float = 20.0) -> EventT:
@@ -189,23 +175,23 @@ def _next(hub: ScanHub, kind: type[EventT], timeout: float = 20.0) -> EventT:
     raise AssertionError(f"no {kind.__name__} within {timeout} s")
 
 
-def test_wedge_scanner_grabs_reads_and_survives_unplugging() -> None:
-    devices: list[_FakeDevice] = []
+def test_wedge_scanner_reads_a_device_and_survives_unplugging(pipe_wedges: list[_PipeWedge]) -> None:
     present = threading.Event()
     present.set()
 
-    def factory(path: str) -> evdev.InputDevice[str]:
+    def factory(path: str) -> InputDevice:
         if not present.is_set():
-            raise FileNotFoundError(2, "No such file or directory", path)
-        devices.append(_FakeDevice(path))
-        return cast("evdev.InputDevice[str]", devices[-1])
+            return InputDevice.open(path)  # the real open of a path that is not there
+        pipe_wedges.append(_PipeWedge(path))
+        return pipe_wedges[-1].device
 
     hub = ScanHub()
     scanner = WedgeScanner(
-        "/dev/input/by-id/usb-scanner-event-kbd",
+        "/nonexistent/usb-scanner-event-kbd",
         hub,
         SystemClock(),
         keymap=KEYMAPS["de"],
+        grab=False,  # a pipe cannot be grabbed: the grab has its own tests below
         reopen_initial_s=0.01,
         reopen_max_s=0.05,
         device_factory=factory,
@@ -218,46 +204,102 @@ def test_wedge_scanner_grabs_reads_and_survives_unplugging() -> None:
             ScannerState.OK,
             "device open",
         )
-        assert devices[0].grabbed
-        devices[0].queue(key_events(PAYLOAD, KEYMAPS["de"]))
+        pipe_wedges[0].send(key_events(PAYLOAD, KEYMAPS["de"]))
         scan = _next(hub, Scan)
         assert isinstance(scan, Scan)
         assert (scan.text, scan.source) == (PAYLOAD, ScanSource.WEDGE)
 
         present.clear()
-        devices[0].unplug()
+        pipe_wedges[0].unplug()
         failed = _next(hub, StatusChange)
-        assert isinstance(failed, StatusChange)
         assert failed.state is ScannerState.FAILED
-        assert "No such device" in failed.reason
-        assert devices[0].closed
+        assert failed.reason.startswith("read failed: cannot read /nonexistent/usb-scanner-event-kbd: end of file")
+        assert pipe_wedges[0].device.closed
+        deadline = time.monotonic() + 20
+        while scanner.failures < 2 and time.monotonic() < deadline:  # it tries the missing path again
+            time.sleep(0.01)
+        assert scanner.failures >= 2
 
         present.set()
         assert _next(hub, StatusChange).state is ScannerState.OK
-        devices[-1].queue(key_events("WB1:again", KEYMAPS["de"]))
+        pipe_wedges[-1].send(key_events("WB1:again", KEYMAPS["de"]))
         assert _next(hub, Scan).text == "WB1:again"
 
 
-@pytest.mark.skipif(
-    not os.path.exists("/dev/uinput"),
-    reason="/dev/uinput is not available (no uinput kernel module in this container); "
-    "the reader loop is covered with a fake device and the translator with real InputEvents",
-)
-def test_end_to_end_through_a_virtual_uinput_keyboard(tmp_path: Path) -> None:  # pragma: no cover - needs uinput
+def test_a_refused_grab_is_a_failed_open_reported_with_its_reason(pipe_wedges: list[_PipeWedge]) -> None:
+    def factory(path: str) -> InputDevice:
+        pipe_wedges.append(_PipeWedge(path))
+        return pipe_wedges[-1].device
+
+    hub = ScanHub()
+    scanner = WedgeScanner(DEVICE, hub, SystemClock(), reopen_initial_s=0.01, reopen_max_s=0.05, device_factory=factory)
+    with scanner:
+        failed = _next(hub, StatusChange)
+        deadline = time.monotonic() + 20
+        while len(pipe_wedges) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert failed.state is ScannerState.FAILED
+    assert failed.reason.startswith(f"cannot open: cannot grab {DEVICE} (EVIOCGRAB): [Errno 25] ")
+    assert len(pipe_wedges) >= 3, "the scanner tries again"
+    assert all(wedge.device.closed for wedge in pipe_wedges), "a device it could not grab is closed, not read"
+    assert scanner.state is ScannerState.FAILED
+    assert scanner.scans_reported == 0
+
+
+@pytest.fixture
+def keyboard() -> Iterator[VirtualKeyboard]:
+    if not os.path.exists(UINPUT):
+        pytest.skip(
+            f"{UINPUT} is not available (no uinput kernel module in this container): the grab on a real input "
+            "device is not tested here; the reader loop is, on a pipe, and the translator with packed events"
+        )
+    keys = sorted({*KEYMAPS["us"].keys, e.KEY_LEFTSHIFT, e.KEY_ENTER})
+    with VirtualKeyboard("wibox-test-wedge", keys) as made:
+        yield made
+
+
+def test_the_grab_takes_a_real_device_for_one_reader_alone(keyboard: VirtualKeyboard) -> None:  # pragma: no cover
+    path = keyboard.event_path()
+    first, second = InputDevice.open(path), InputDevice.open(path)
+    try:
+        assert first.name == second.name == "wibox-test-wedge"
+        first.grab()
+        with pytest.raises(GrabFailed, match=r"\[Errno 16\] .*another program has grabbed it") as refused:
+            second.grab()
+        assert refused.value.errno == 16
+        keyboard.key(e.KEY_A, 1)
+        assert [(ev.type, ev.code, ev.value) for ev in first.read(2.0)][:1] == [(e.EV_KEY, e.KEY_A, 1)]
+        assert second.read(0.2) == [], "a grabbed device's events reach no other reader"
+        first.ungrab()
+        second.grab()  # released: another reader may take it
+        second.ungrab()
+    finally:
+        first.close()
+        second.close()
+
+
+def test_end_to_end_through_a_virtual_uinput_keyboard(keyboard: VirtualKeyboard) -> None:  # pragma: no cover
     keymap = KEYMAPS["us"]
-    keys = sorted({code for code in keymap.keys} | {e.KEY_LEFTSHIFT, e.KEY_ENTER})
-    with evdev.UInput({e.EV_KEY: keys}, name="wibox-test-wedge") as ui:
-        time.sleep(0.3)  # udev creates the event node
-        path = os.fsdecode(ui.device.path)
-        hub = ScanHub()
-        with WedgeScanner(path, hub, SystemClock(), keymap=keymap):
-            assert _next(hub, StatusChange).state is ScannerState.OK
+    path = keyboard.event_path()
+    hub = ScanHub()
+    with WedgeScanner(path, hub, SystemClock(), keymap=keymap):
+        assert _next(hub, StatusChange).state is ScannerState.OK
+        other = InputDevice.open(path)
+        try:
+            with pytest.raises(GrabFailed):
+                other.grab()  # the scanner holds it
             for event in key_events(PAYLOAD, keymap):
                 if event.type == e.EV_KEY:
-                    ui.write(e.EV_KEY, event.code, event.value)
-                    ui.syn()
-            scan = _next(hub, Scan)
-        assert scan.text == PAYLOAD
+                    keyboard.key(event.code, event.value)
+            assert _next(hub, Scan).text == PAYLOAD
+            assert other.read(0.2) == []
+        finally:
+            other.close()
+    after = InputDevice.open(path)
+    try:
+        after.grab()  # the stopped scanner let it go
+    finally:
+        after.close()
 
 
 def test_the_cli_offers_exactly_the_keymaps_that_exist() -> None:
