@@ -2,8 +2,10 @@
 # Installs what `make test` / `make demo` need on Debian 12 / Raspberry Pi OS, skipping what is present.
 set -eu
 
-# cage, grim and xwayland: the kiosk screen's compositor, proven in a test (tests/deploy/test_cage.py)
-APT_PACKAGES="python3 python3-venv python3-dev gcc libzbar0 chromium espeak-ng shellcheck postgresql cage grim xwayland"
+# cage, grim and xwayland: the kiosk screen's compositor, proven in a test (tests/deploy/test_cage.py).
+# No compiler: every dependency, the test extra's too, comes as a wheel. linux-libc-dev only brings the kernel's
+# headers, against which tests/unit/test_linux_input.py checks the input event codes and ioctls.
+APT_PACKAGES="python3 python3-venv libzbar0 chromium espeak-ng shellcheck postgresql cage grim xwayland linux-libc-dev"
 
 missing=""
 for pkg in $APT_PACKAGES; do

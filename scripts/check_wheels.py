@@ -25,14 +25,6 @@ PYTHON = "3.11"
 # What systemd/install.sh adds to the project's own dependencies on a Raspberry Pi (gpiozero's pin factory).
 ON_A_PI = ["lgpio"]
 
-# The only packages allowed to build from source, each with the reason and how the installer builds it. PyPI has no
-# wheel of evdev for any platform (only evdev-binary, for x86-64); it has no dependencies and its C extension needs
-# gcc, python3-dev and the kernel's input headers (linux-libc-dev), which systemd/install.sh installs.
-SOURCE_ONLY = {
-    "evdev": "PyPI has only its sdist (every platform); systemd/install.sh installs gcc, python3-dev and "
-    "linux-libc-dev to build it",
-}
-
 # pip finds its index and local wheel folders through these; the check asks the index it is given and nothing else.
 _KEPT_PIP_VARIABLES = {"PIP_CERT", "PIP_CLIENT_CERT", "PIP_DEFAULT_TIMEOUT", "PIP_TIMEOUT", "PIP_PROXY", "PIP_RETRIES"}
 _NO_MATCH = re.compile(r"No matching distribution found for ([A-Za-z0-9][A-Za-z0-9._-]*)")
@@ -108,8 +100,6 @@ class Report:
     arch: str
     wheels: list[Wheel] = field(default_factory=list)
     missing: dict[str, str] = field(default_factory=dict)  # requirement -> why it has no wheel
-    source_only: dict[str, str] = field(default_factory=dict)  # allowed sdist-only project -> reason
-    notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -124,9 +114,7 @@ def _pip_env() -> dict[str, str]:
     return env
 
 
-def resolve(
-    requirements: Sequence[str], arch: str, *, index_url: str = PYPI, no_deps: bool = False
-) -> tuple[list[Wheel] | None, str]:
+def resolve(requirements: Sequence[str], arch: str, *, index_url: str = PYPI) -> tuple[list[Wheel] | None, str]:
     """Resolves ``requirements`` for CPython 3.11 on ``arch`` from wheels only, downloading metadata, not wheels.
 
     ``pip install --dry-run --report`` with ``--platform`` reads each wheel's metadata (PEP 658) without fetching the
@@ -140,8 +128,6 @@ def resolve(
         command += ["--abi", "cp" + PYTHON.replace(".", "")]
         for tag in platform_tags(arch):
             command += ["--platform", tag]
-        if no_deps:
-            command.append("--no-deps")
         done = subprocess.run(
             [*command, *requirements], capture_output=True, text=True, check=False, env=_pip_env(), timeout=600
         )
@@ -170,20 +156,7 @@ def check(requirements: Sequence[str], arch: str, *, index_url: str = PYPI) -> R
     """
     started = time.monotonic()
     report = Report(arch)
-    pending = []
-    for requirement in requirements:
-        name = requirement_name(requirement)
-        if name in SOURCE_ONLY:
-            wheels, _ = resolve([requirement], arch, index_url=index_url, no_deps=True)
-            if wheels is None:
-                report.source_only[requirement] = SOURCE_ONLY[name]
-            else:
-                report.notes.append(
-                    f"{name} now has a wheel for {arch} ({wheels[0].filename}): drop it from SOURCE_ONLY"
-                )
-                pending.append(requirement)
-        else:
-            pending.append(requirement)
+    pending = list(requirements)
     while pending:
         wheels, output = resolve(pending, arch, index_url=index_url)
         if wheels is not None:
@@ -214,14 +187,11 @@ def check(requirements: Sequence[str], arch: str, *, index_url: str = PYPI) -> R
 
 
 def render(report: Report) -> str:
-    """The report as text: the wheels picked, then what builds from source, then what has no wheel."""
+    """The report as text: the wheels picked, then what has no wheel."""
     lines = [f"CPython {PYTHON}, glibc {GLIBC[0]}.{GLIBC[1]}, {report.arch}: {len(report.wheels)} wheels"]
     for wheel in report.wheels:
         kind = "pure" if wheel.pure else "binary"
         lines.append(f"  {wheel.name} {wheel.version} ({kind}): {wheel.filename}")
-    for requirement, reason in report.source_only.items():
-        lines.append(f"  built from source (allowed): {requirement}: {reason}")
-    lines.extend(f"  note: {note}" for note in report.notes)
     if report.missing:
         lines.append(f"NO WHEEL for {report.arch} ({len(report.missing)}): these would need a compiler:")
         lines.extend(f"  {requirement}: {reason}" for requirement, reason in report.missing.items())

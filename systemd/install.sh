@@ -152,9 +152,8 @@ if [ "$APT" -eq 1 ]; then
         browser_pkg=chromium-browser
     fi
     missing=""
-    # gcc, python3-dev and linux-libc-dev build evdev (keyboard-wedge scanners): PyPI has no wheel of it for any
-    # platform. Everything else comes as a wheel (scripts/check_wheels.py checks that for aarch64).
-    for pkg in python3 python3-venv gcc python3-dev linux-libc-dev libzbar0 sqlite3 cage xwayland "$browser_pkg"; do
+    # No compiler: every Python dependency comes as a wheel (scripts/check_wheels.py checks that for aarch64).
+    for pkg in python3 python3-venv libzbar0 sqlite3 cage xwayland "$browser_pkg"; do
         if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
             missing="$missing $pkg"
         fi

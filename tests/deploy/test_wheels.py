@@ -31,8 +31,9 @@ def aarch64() -> check_wheels.Report:
 def test_every_station_dependency_has_an_aarch64_wheel(aarch64: check_wheels.Report) -> None:
     assert aarch64.ok, check_wheels.render(aarch64)
     assert all(w.filename.endswith(".whl") for w in aarch64.wheels)
-    assert set(aarch64.source_only) == {r for r in check_wheels.station_requirements() if r.startswith("evdev")}
-    assert not aarch64.notes, aarch64.notes
+    assert {check_wheels.canonical(w.name) for w in aarch64.wheels} >= {
+        check_wheels.requirement_name(r) for r in check_wheels.station_requirements()
+    }, "every requirement is among the wheels: none is left out or built"
 
 
 def test_the_pinned_versions_resolve_for_aarch64(aarch64: check_wheels.Report) -> None:
@@ -47,18 +48,20 @@ def test_the_pinned_versions_resolve_for_aarch64(aarch64: check_wheels.Report) -
 def test_the_install_set_is_what_install_sh_installs() -> None:
     requirements = check_wheels.station_requirements()
     names = {check_wheels.requirement_name(r) for r in requirements}
-    assert {"pymodbus", "gpiozero", "cryptography", "evdev", "lgpio"} <= names
+    assert {"pymodbus", "gpiozero", "cryptography", "lgpio"} <= names
+    assert "evdev" not in names, "wedge scanners are read by firmware_bridge.linux_input, in pure Python"
     assert not {"pytest", "playwright", "mypy"} & names, "the test extra is not installed on a station"
     install = (SYSTEMD / "install.sh").read_text()
     assert 'pip install --quiet --upgrade "${WHEEL:-$SRC_DIR}"' in install, "install.sh installs no extra"
     assert "pip install --quiet lgpio" in install
 
 
-def test_what_builds_from_source_has_its_build_packages_in_install_sh() -> None:
-    assert set(check_wheels.SOURCE_ONLY) == {"evdev"}
+def test_nothing_builds_from_source_so_install_sh_installs_no_compiler() -> None:
+    assert not hasattr(check_wheels, "SOURCE_ONLY"), "the wheel check allows no exception"
     apt = re.search(r"for pkg in ([^;]+); do", (SYSTEMD / "install.sh").read_text())
     assert apt is not None
-    assert {"gcc", "python3-dev", "linux-libc-dev"} <= set(apt.group(1).split())
+    assert {"python3", "python3-venv", "libzbar0"} <= set(apt.group(1).split())
+    assert not {"gcc", "g++", "build-essential", "python3-dev", "linux-libc-dev"} & set(apt.group(1).split())
 
 
 def test_the_platform_tags_cover_bookworm_glibc_and_nothing_newer() -> None:
