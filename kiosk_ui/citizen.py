@@ -103,6 +103,16 @@ class Citizens:
         showing = [s for s in self.sessions.values() if s.id in self._streams]
         return max(showing or self.sessions.values(), key=lambda s: s.front, default=None)
 
+    async def headset(self, plugged: bool) -> bool:
+        """A headset plugged in turns speech on for the person at the kiosk's screen, pulled out turns it off;
+        whether speech is on there now (False: no screen)."""
+        s = self.active()
+        if s is None:
+            return False
+        if s.speech != plugged:
+            await self.act(s, Action.SPEECH)
+        return s.speech
+
     # -- actions ------------------------------------------------------------------------------------------
     async def act(self, s: CitizenSession, action: Action, value: str = "") -> None:
         s.front = next(self._fronts)

@@ -116,10 +116,7 @@ def citizen_router(ui: KioskUI) -> APIRouter:
         plugged = (await json_object(request)).get("plugged")
         if not isinstance(plugged, bool):
             raise HTTPException(400, 'expected {"plugged": true|false}')
-        s = ui.citizens.active()
-        if s is not None and s.speech != plugged:
-            await ui.citizens.act(s, Action.SPEECH)
-        return {"speech": bool(s and s.speech)}
+        return {"speech": await ui.citizens.headset(plugged)}
 
     @r.get("/healthz")
     def healthz() -> JSONResponse:

@@ -17,7 +17,7 @@ from kiosk_ui.sim import SimControl
 from kiosk_ui.speech import Speaker
 from kiosk_ui.staff_desk import StaffDesk
 from locker.flows import Flows
-from locker.ports import Scan, ScanEvent, ScanFeed, StatusChange
+from locker.ports import HeadsetChange, Scan, ScanEvent, ScanFeed, StatusChange
 from locker.station import Station
 
 log = logging.getLogger(__name__)
@@ -128,13 +128,15 @@ class KioskUI:
 
     async def on_hub_event(self, event: ScanEvent) -> None:
         """One scanner event, taken from the app's scan queue on the event loop (never in the scanner's own thread):
-        order labels go to staff loading, everything else to the citizen side."""
+        order labels go to staff loading, everything else to the citizen side; the headset jack to the screen."""
         if isinstance(event, Scan):
             if not await self.staff.scan(event.text):
                 await self.citizens.scan(event.text)
         elif isinstance(event, StatusChange):
             for s in list(self.citizens.sessions.values()):
                 s.version += 1
+        elif isinstance(event, HeadsetChange):
+            await self.citizens.headset(event.plugged)
 
 
 def _pump_doors(flows: Flows) -> None:

@@ -147,6 +147,14 @@ class DisplayConfig:
     idle_warning_s: int = field(
         default=30, metadata=spec("warning with sound this long before the timeout (at least 20)", lo=20, hi=300)
     )
+    headset_device: str = field(
+        default="",
+        metadata=spec(
+            "input event device of the headset jack's switch (SW_HEADPHONE_INSERT), e.g."
+            " /dev/input/by-path/...-event: plugging a headset in turns speech on for the person at the screen,"
+            " pulling it out turns it off ('' = none)"
+        ),
+    )
     screen_token_file: str = field(
         default="",
         metadata=spec(

@@ -126,7 +126,17 @@ class StatusChange:
     reason: str = ""
 
 
-ScanEvent = Scan | StatusChange
+@dataclass(frozen=True)
+class HeadsetChange:
+    """A headset was plugged into the station's jack or pulled out (its switch, SW_HEADPHONE_INSERT): speech follows.
+    It travels with the scans because it is input at the station that the screen's session must hear of."""
+
+    plugged: bool
+    at: float
+    name: str = "headset"
+
+
+ScanEvent = Scan | StatusChange | HeadsetChange
 
 
 class ScanFeed(Protocol):

@@ -1,4 +1,5 @@
-"""The code scanners a station's configuration names (camera, keyboard-wedge, serial), feeding one scan stream."""
+"""The code scanners a station's configuration names (camera, keyboard-wedge, serial) and its headset jack, feeding one
+scan stream."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def camera_settings(camera: CameraConfig) -> CameraSettings:
 
 
 def scanners(config: StationConfig, sink: Any, clock: SystemClock) -> list[Service]:
-    """The scanners the configuration names, feeding one scan stream (``sink``: the scan hub)."""
+    """The scanners the configuration names and the headset jack's switch, feeding one stream (``sink``: the scan
+    hub)."""
     from firmware_bridge.scanners.camera import CameraScanner
     from firmware_bridge.scanners.chain import DecoderChain
 
@@ -47,4 +49,8 @@ def scanners(config: StationConfig, sink: Any, clock: SystemClock) -> list[Servi
         from firmware_bridge.scanners.serial_scanner import SerialScanner
 
         out.append(SerialScanner(sc.serial_port, sink, clock, baudrate=sc.serial_baud))
+    if config.display.headset_device:
+        from firmware_bridge.headset import HeadsetWatch
+
+        out.append(HeadsetWatch(config.display.headset_device, sink, clock))
     return out

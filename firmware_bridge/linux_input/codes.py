@@ -22,6 +22,7 @@ MSC_SCAN: Final = 0x04
 
 # Switch events (EV_SW): a headset plugged into the jack
 SW_HEADPHONE_INSERT: Final = 0x02
+SW_MAX: Final = 0x10
 
 # Keys (EV_KEY), named by their place on a US keyboard: the letters, digits and punctuation of the main block and
 # the keypad, Enter, Tab, Space and the modifiers. KEY_102ND is the key between left Shift and Z on ISO keyboards.

@@ -7,8 +7,9 @@ import fcntl
 import os
 import select
 
+from firmware_bridge.linux_input.codes import SW_MAX
 from firmware_bridge.linux_input.errors import GrabFailed, InputDeviceError, NotAnInputDevice
-from firmware_bridge.linux_input.events import EVENT_SIZE, EVIOCGRAB, InputEvent, eviocgname, parse_events
+from firmware_bridge.linux_input.events import EVENT_SIZE, EVIOCGRAB, InputEvent, eviocgname, eviocgsw, parse_events
 
 READ_EVENTS = 64  # the most events one read() takes
 NAME_LENGTH = 256
@@ -81,6 +82,17 @@ class InputDevice:
             raise InputDeviceError(f"cannot read {self.path}: end of file (the device went away)", errno.ENODEV)
         events, self._partial = parse_events(self._partial + data)
         return events
+
+    def switch_on(self, code: int) -> bool:
+        """Whether switch ``code`` (an SW_* code, e.g. SW_HEADPHONE_INSERT) is on now (EVIOCGSW)."""
+        if not 0 <= code <= SW_MAX:
+            raise ValueError(f"no switch code: {code}")
+        size = SW_MAX // 8 + 1
+        try:
+            bits = fcntl.ioctl(self.fd, eviocgsw(size), bytes(size))
+        except OSError as exc:
+            raise InputDeviceError(f"cannot read the switches of {self.path}: {_describe(exc)}", exc.errno) from exc
+        return bool(bits[code // 8] >> (code % 8) & 1)
 
     def grab(self) -> None:
         """Takes the device for this fd alone (EVIOCGRAB 1): its keys reach no other program, not the kiosk browser."""

@@ -46,6 +46,11 @@ def eviocgname(length: int) -> int:
     return ioc(IOC_READ, "E", 0x06, length)
 
 
+def eviocgsw(length: int) -> int:
+    """``EVIOCGSW(len)``: read the state of every switch (a bit per SW_* code) into ``length`` bytes."""
+    return ioc(IOC_READ, "E", 0x1B, length)
+
+
 @dataclass(frozen=True, slots=True)
 class InputEvent:
     """One event as the kernel sends it: when (seconds and microseconds), its type, code and value."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from firmware_bridge.scanners.defaults import DEFAULT_CHAIN, KEYMAP_NAMES
 from firmware_bridge.scanners.errors import ImageReadError, ScannerConfigError
 from locker.clock import SystemClock
-from locker.ports import Scan
+from locker.ports import HeadsetChange, Scan, ScanEvent
 
 # OpenCV and the decoders load only when a scanner command runs, so `wibox --help` stays fast.
 if TYPE_CHECKING:
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from firmware_bridge.scanners.chain import DecoderChain
     from firmware_bridge.scanners.decoders import DecodeResult
     from firmware_bridge.scanners.device_loop import DeviceReader
-    from firmware_bridge.scanners.hub import StatusChange
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -112,7 +111,9 @@ def _decoder_label(result: DecodeResult | None) -> str | None:
     return result.decoder if result.variant == "plain" else f"{result.decoder}:{result.variant}"
 
 
-def _event_line(event: Scan | StatusChange, decoded_by: dict[str, str]) -> dict[str, Any]:
+def _event_line(event: ScanEvent, decoded_by: dict[str, str]) -> dict[str, Any]:
+    if isinstance(event, HeadsetChange):  # `wibox scan` starts no headset watch; typed for completeness
+        return {"headset": "plugged" if event.plugged else "pulled", "at": round(event.at, 3)}
     if isinstance(event, Scan):
         line: dict[str, Any] = {"source": event.source.value, "text": event.text, "at": round(event.at, 3)}
         if event.text in decoded_by:

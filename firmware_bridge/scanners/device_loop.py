@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import abc
 import logging
-import threading
 from typing import Generic, TypeVar
 
+from firmware_bridge.reader_thread import ReaderThread
 from firmware_bridge.scanners.backoff import Backoff
 from firmware_bridge.scanners.dedup import Deduplicator
 from firmware_bridge.scanners.hub import ScannerState, ScanSink, StatusChange
@@ -19,7 +19,7 @@ H = TypeVar("H")  # the open device handle
 POLL_S = 0.2  # how often a blocked reader looks at the stop flag
 
 
-class DeviceReader(abc.ABC, Generic[H]):
+class DeviceReader(ReaderThread, Generic[H]):
     """Runs one scanner device in a thread; subclasses open, read and close the device.
 
     ``read_payloads`` blocks at most about ``POLL_S`` and raises OSError (or a subclass's device error) when
@@ -38,13 +38,12 @@ class DeviceReader(abc.ABC, Generic[H]):
         reopen_initial_s: float = 0.5,
         reopen_max_s: float = 10.0,
     ) -> None:
+        super().__init__(f"scanner-{name}")
         self.name = name
         self._sink = sink
         self._clock = clock
         self._dedup = Deduplicator(clock, dedup_s)
         self._backoff = Backoff(reopen_initial_s, reopen_max_s)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._state: ScannerState | None = None
         self.failures = 0
         self.scans_reported = 0
@@ -61,19 +60,6 @@ class DeviceReader(abc.ABC, Generic[H]):
 
     @abc.abstractmethod
     def _close(self, handle: H) -> None: ...
-
-    def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError(f"scanner {self.name} already started")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"scanner-{self.name}", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
 
     def __enter__(self) -> DeviceReader[H]:
         self.start()

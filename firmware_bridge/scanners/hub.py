@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from locker.ports import Scan, ScanEvent, ScannerState, StatusChange
+from locker.ports import HeadsetChange, Scan, ScanEvent, ScannerState, StatusChange
 
 __all__ = ["HubEvent", "ScanHub", "ScanSink", "ScannerState", "StatusChange", "Subscriber"]
 
@@ -75,6 +75,10 @@ class ScanHub:
             change.state,
             f": {change.reason}" if change.reason else "",
         )
+        self._dispatch(change)
+
+    def publish_headset(self, change: HeadsetChange) -> None:
+        log.info("%s %s", change.name, "plugged in" if change.plugged else "pulled out")
         self._dispatch(change)
 
     def _dispatch(self, event: HubEvent) -> None:

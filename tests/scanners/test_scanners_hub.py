@@ -34,7 +34,7 @@ def test_all_sources_feed_one_stream_in_order() -> None:
     for event in events:
         if isinstance(event, Scan):
             hub.publish(event)
-        else:
+        elif isinstance(event, StatusChange):
             hub.publish_status(event)
     assert seen == events
     assert [hub.get(timeout=0) for _ in events] == events

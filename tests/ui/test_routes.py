@@ -299,6 +299,18 @@ def test_headset_plug_switches_speech_on(client: TestClient, kiosk: Kiosk) -> No
     assert kiosk.session().speech is True
 
 
+def test_the_headset_jack_turns_speech_on_and_off_for_the_screen(client: TestClient, kiosk: Kiosk) -> None:
+    from locker.ports import HeadsetChange
+
+    client.get("/")
+    for plugged in (True, False):
+        kiosk.hub.publish_headset(HeadsetChange(plugged, kiosk.station.clock.now()))  # as the jack's watch does
+        deadline = time.monotonic() + 10
+        while kiosk.session().speech is not plugged and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert kiosk.session().speech is plugged
+
+
 def test_no_sim_routes_without_a_sim(tmp_path: Path) -> None:
     from firmware_bridge.scanners.hub import ScanHub
     from kiosk_ui.app import create_app

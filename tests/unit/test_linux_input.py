@@ -17,7 +17,15 @@ import pytest
 from firmware_bridge.linux_input import codes
 from firmware_bridge.linux_input.device import InputDevice
 from firmware_bridge.linux_input.errors import GrabFailed, InputDeviceError, NotAnInputDevice
-from firmware_bridge.linux_input.events import EVENT_SIZE, EVIOCGRAB, InputEvent, eviocgname, ioc, parse_events
+from firmware_bridge.linux_input.events import (
+    EVENT_SIZE,
+    EVIOCGRAB,
+    InputEvent,
+    eviocgname,
+    eviocgsw,
+    ioc,
+    parse_events,
+)
 from firmware_bridge.scanners.keymaps import KEYMAPS
 from tests.scanners import virtual_keyboard
 
@@ -73,6 +81,7 @@ def test_the_ioctl_numbers_are_the_kernels() -> None:
     # The numbers as the C headers give them on aarch64 and x86-64 (checked with gcc against linux-libc-dev 6.1).
     assert EVIOCGRAB == 0x40044590
     assert eviocgname(256) == 0x81004506
+    assert eviocgsw(3) == 0x8003451B
     assert virtual_keyboard.SETUP.size == 92
     assert (virtual_keyboard.UI_DEV_CREATE, virtual_keyboard.UI_DEV_DESTROY) == (0x5501, 0x5502)
     assert virtual_keyboard.UI_DEV_SETUP == 0x405C5503
@@ -87,6 +96,7 @@ def test_the_headers_define_the_ioctls_as_copied() -> None:
     compact = {name: value.replace(" ", "") for name, value in _defines(INCLUDE / "input.h").items()}
     assert compact["EVIOCGRAB"] == "_IOW('E',0x90,int)"
     assert compact["EVIOCGNAME(len)"] == "_IOC(_IOC_READ,'E',0x06,len)"
+    assert compact["EVIOCGSW(len)"] == "_IOC(_IOC_READ,'E',0x1b,len)"
     uinput = {name: value.replace(" ", "") for name, value in _defines(INCLUDE / "uinput.h").items()}
     assert uinput["UI_DEV_SETUP"] == "_IOW(UINPUT_IOCTL_BASE,3,structuinput_setup)"
     assert uinput["UI_SET_KEYBIT"] == "_IOW(UINPUT_IOCTL_BASE,101,int)"
