@@ -36,6 +36,14 @@ def set_kiosk_cookie(response: Response, s: CitizenSession) -> None:
     response.set_cookie(KIOSK_COOKIE, s.id, httponly=True, samesite="strict", path="/")
 
 
+def _keys_help(request: Request) -> bool:
+    """``?keys=1``: the key help first (the keypad's "+" key asks for it); ``0`` or absent: the screen alone."""
+    value = request.query_params.get("keys", "0")
+    if value not in ("0", "1"):
+        raise HTTPException(400, "keys: expected 0 or 1")
+    return value == "1"
+
+
 def citizen_router(ui: KioskUI) -> APIRouter:
     r = APIRouter()
 
@@ -94,14 +102,15 @@ def citizen_router(ui: KioskUI) -> APIRouter:
     @r.get("/speech.wav")
     async def speech(request: Request) -> Response:
         s = kiosk_session(ui, request)
-        text = spoken(s, ui.citizens, ui.catalogs, ui.timeout_s)
+        text = spoken(s, ui.citizens, ui.catalogs, ui.timeout_s, keys_help=_keys_help(request))
         wav = await run_in_threadpool(ui.speaker.wav, s.lang, text)  # the synthesiser is a subprocess
         return Response(wav, media_type="audio/wav", headers={"Cache-Control": "no-store"})
 
     @r.get("/speech.txt")
     async def speech_text(request: Request) -> Response:
         s = kiosk_session(ui, request)
-        return Response(spoken(s, ui.citizens, ui.catalogs, ui.timeout_s), media_type="text/plain; charset=utf-8")
+        text = spoken(s, ui.citizens, ui.catalogs, ui.timeout_s, keys_help=_keys_help(request))
+        return Response(text, media_type="text/plain; charset=utf-8")
 
     @r.post("/api/heartbeat")
     async def heartbeat(request: Request) -> dict[str, float | int]:

@@ -112,14 +112,17 @@ _DOORS: dict[Screen, tuple[str, str]] = {
 }
 
 
-def spoken(s: CitizenSession, citizens: Citizens, catalogs: Catalogs, timeout_s: float) -> str:
-    """The text of the screen as shown, for speech output; secrets are spoken as one "star" per digit."""
+def spoken(
+    s: CitizenSession, citizens: Citizens, catalogs: Catalogs, timeout_s: float, *, keys_help: bool = False
+) -> str:
+    """The text of the screen as shown, for speech output; secrets are spoken as one "star" per digit. With
+    ``keys_help`` the keypad's keys are explained first."""
     t: Callable[..., str] = Texts(catalogs, s.lang)
     config = citizens.station.config
     screen = citizens.screen_of_start(s)
     star, empty = t("speech.star"), t("speech.empty")
     n = s.compartment or 0
-    parts: list[str] = []
+    parts: list[str] = [t("speech.keys")] if keys_help else []
     if s.warning:
         parts += [t("idle.title"), t("idle.body", s=citizens.remaining(s, timeout_s)), t("idle.more")]
     if screen in _FIXED:

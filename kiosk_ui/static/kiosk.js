@@ -115,7 +115,8 @@
 
   // A physical keypad (a USB keypad or the station's own keys) drives every citizen screen, for a citizen who cannot
   // see the screen: digits type (on the start screen, or after an error, the first digit starts the manual entry),
-  // Enter is OK / confirm / next, Backspace deletes, Escape cancels, "+" switches speech on or says the screen again.
+  // Enter is OK / confirm / next, Backspace deletes, Escape cancels, "+" (help) switches speech on and says which keys
+  // do what, then the screen.
   // Each key waits its turn in the queue with the taps and is read against the screen it arrives at, so keys typed
   // faster than the screen renders are neither lost nor misread.
   const KEYS = /^([0-9]|Enter|Backspace|Escape|\+|Add)$/;
@@ -135,8 +136,10 @@
     }
     if (key === "Backspace") return has("delete:") ? ["delete:"] : [];
     if (key === "Escape") return has("cancel:") ? ["cancel:"] : has("start:") ? ["start:"] : [];
+    // "+" is the help key: speech on (it stays on for the visit), then which keys do what, then the screen
+    helpNext = true;
     if (document.body.dataset.speech === "1") {
-      speak(); // "+" again: say the screen again
+      speak();
       return [];
     }
     return ["speech:"];
@@ -154,9 +157,12 @@
   });
 
   let audio = null;
+  let helpNext = false; // the next speech starts with the key help (the "+" key asked for it)
   function speak() {
     if (audio) audio.pause();
-    audio = new Audio("/speech.wav?t=" + Date.now());
+    const keys = helpNext ? "1" : "0";
+    helpNext = false;
+    audio = new Audio("/speech.wav?keys=" + keys + "&t=" + Date.now());
     audio.play().catch((err) => console.warn("speech output failed:", err));
   }
 

@@ -299,16 +299,32 @@ def test_headset_plug_switches_speech_on(client: TestClient, kiosk: Kiosk) -> No
     assert kiosk.session().speech is True
 
 
-def test_the_headset_jack_turns_speech_on_and_off_for_the_screen(client: TestClient, kiosk: Kiosk) -> None:
-    from locker.ports import HeadsetChange
+def test_the_headset_jacks_switch_events_turn_speech_on_and_off_for_the_screen(
+    client: TestClient, kiosk: Kiosk
+) -> None:
+    """Switch events as the kernel writes them, read by the real watch, through the scan hub to the screen."""
+    from firmware_bridge.headset import HeadsetWatch
+    from firmware_bridge.linux_input.codes import EV_SW, SW_HEADPHONE_INSERT
+    from locker.clock import SystemClock
+    from tests.scanners.test_headset import Jack
 
     client.get("/")
-    for plugged in (True, False):
-        kiosk.hub.publish_headset(HeadsetChange(plugged, kiosk.station.clock.now()))  # as the jack's watch does
+    jack = Jack(plugged_at_open=False)
+    watch = HeadsetWatch("/dev/input/jack", kiosk.hub, SystemClock(), device_factory=jack.open, query=lambda _d: False)
+    watch.start()
+    try:
         deadline = time.monotonic() + 10
-        while kiosk.session().speech is not plugged and time.monotonic() < deadline:
+        while watch.plugged is None and time.monotonic() < deadline:  # opened and its state at open told
             time.sleep(0.01)
-        assert kiosk.session().speech is plugged
+        for plugged in (True, False, True):
+            jack.send((EV_SW, SW_HEADPHONE_INSERT, int(plugged)))
+            deadline = time.monotonic() + 10
+            while kiosk.session().speech is not plugged and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert kiosk.session().speech is plugged
+    finally:
+        watch.stop()
+        jack.close()
 
 
 def test_no_sim_routes_without_a_sim(tmp_path: Path) -> None:
