@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -58,6 +59,8 @@ def create_app(
     own = station is None  # a station made here is closed with the app; a caller's station is the caller's
     st = station or Station(flows, config, clock)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    # the station's own keypad (display.keys): the page reads its keys through this map before the default one
+    templates.env.globals["keymap"] = json.dumps({k.key: k.does.value for k in config.display.keys})
     catalogs = Catalogs.load()
     ui = KioskUI(
         station=st,

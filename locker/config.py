@@ -135,6 +135,40 @@ class StorageConfig:
     database: str = field(default="/var/lib/wibox/wibox.db", metadata=spec("SQLite database file"))
 
 
+class KeypadKey(enum.StrEnum):
+    """What a key of the citizen's keypad does (the default map: these keys themselves)."""
+
+    D0 = "0"
+    D1 = "1"
+    D2 = "2"
+    D3 = "3"
+    D4 = "4"
+    D5 = "5"
+    D6 = "6"
+    D7 = "7"
+    D8 = "8"
+    D9 = "9"
+    OK = "Enter"  # OK / confirm / next
+    DELETE = "Backspace"
+    CANCEL = "Escape"
+    HELP = "+"  # speech on, the keys explained, then the screen
+
+
+@dataclass(frozen=True)
+class KeyConfig:
+    """One key of the station's own keypad that sends something else than the default map expects."""
+
+    key: str = field(
+        metadata=spec(
+            "the key as the browser names it (KeyboardEvent.key), e.g. F1, PageDown, *, #",
+            pattern=r"^[!-~]{1,24}$",
+        )
+    )
+    does: KeypadKey = field(
+        metadata=spec("what it does: a digit 0-9, Enter (OK), Backspace (delete), Escape (cancel) or + (help)")
+    )
+
+
 @dataclass(frozen=True)
 class DisplayConfig:
     """The kiosk screen: its physical size (touch targets are sized in millimetres) and inactivity timing."""
@@ -146,6 +180,13 @@ class DisplayConfig:
     idle_timeout_s: int = field(default=90, metadata=spec("citizen inactivity before input is cleared", lo=40, hi=900))
     idle_warning_s: int = field(
         default=30, metadata=spec("warning with sound this long before the timeout (at least 20)", lo=20, hi=300)
+    )
+    keys: tuple[KeyConfig, ...] = field(
+        default=(),
+        metadata=spec(
+            "the station's own keypad: one [[display.keys]] table {key, does} per key that sends something else"
+            " than the default map (digits, Enter, Backspace, Escape, +, which keep working)"
+        ),
     )
     headset_device: str = field(
         default="",
@@ -316,6 +357,11 @@ def _cross_check(cfg: StationConfig, drivers: Mapping[str, DriverRules]) -> None
         seen_channels.add(chan)
     if cfg.policy.reachable_min_mm > cfg.policy.reachable_max_mm:
         raise ConfigError("policy.reachable_min_mm: must not exceed policy.reachable_max_mm")
+    mapped: set[str] = set()
+    for i, k in enumerate(cfg.display.keys):
+        if k.key in mapped:
+            raise ConfigError(f"display.keys[{i}].key: {k.key!r} is mapped twice")
+        mapped.add(k.key)
     if cfg.display.idle_warning_s >= cfg.display.idle_timeout_s:
         raise ConfigError("display.idle_warning_s: must be shorter than display.idle_timeout_s")
 

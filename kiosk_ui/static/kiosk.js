@@ -144,10 +144,20 @@
     }
     return ["speech:"];
   }
+  // The station's own keys (display.keys: e.g. F1 for help) first, then the default map.
+  function mapped(key) {
+    try {
+      const map = JSON.parse(document.body.dataset.keys || "{}");
+      return Object.prototype.hasOwnProperty.call(map, key) ? map[key] : key;
+    } catch (err) {
+      console.error("display.keys is not readable:", err);
+      return key;
+    }
+  }
   document.addEventListener("keydown", (e) => {
-    if (page() !== "citizen" || e.ctrlKey || e.altKey || e.metaKey || !KEYS.test(e.key)) return;
+    const key = mapped(e.key);
+    if (page() !== "citizen" || e.ctrlKey || e.altKey || e.metaKey || !KEYS.test(key)) return;
     e.preventDefault(); // Enter on a focused button would press that button too
-    const key = e.key;
     const action = new URL("/act", location.href).href;
     queue = queue
       .then(async () => {

@@ -23,7 +23,7 @@ from kiosk_ui.app import HOST, create_app
 from kiosk_ui.citizen_session import CitizenSession
 from kiosk_ui.runtime import KioskUI
 from locker.clock import ManualClock
-from locker.config import OfficeConfig, ThrottleConfig
+from locker.config import KeyConfig, OfficeConfig, ThrottleConfig
 from locker.station import Station as UIStation
 from tests.harness import Station, station_config
 
@@ -72,9 +72,12 @@ def build(
     throttle: ThrottleConfig | None = None,
     screen_token: str = "",
     office: OfficeConfig | None = None,
+    keys: tuple[KeyConfig, ...] = (),
     **policy: Any,
 ) -> Kiosk:
     cfg = station_config(tmp_path / "wibox.db", n, **policy)
+    if keys:
+        cfg = dataclasses.replace(cfg, display=dataclasses.replace(cfg.display, keys=keys))
     if throttle is not None:
         cfg = dataclasses.replace(cfg, throttle=throttle)
     if office is not None:

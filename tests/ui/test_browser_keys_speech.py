@@ -4,11 +4,13 @@ touch), in German and in Arabic, with the page asking for speech of every screen
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from kiosk_ui.i18n import Catalogs
+from locker.config import KeyConfig, KeypadKey
 from locker.model import OrderState
 from tests.ui.rig import Kiosk
 
@@ -132,3 +134,32 @@ def test_qr_and_manual_pickup_by_keyboard_alone_with_speech(
     for order in (qr_order, manual_order):
         stored = st.store.order(order.order_id)
         assert stored is not None and stored.state == OrderState.COLLECTED
+
+
+def test_the_stations_own_keys_are_read_through_its_key_map(
+    kiosk_factory: Callable[..., Kiosk], page: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A keypad built into the station that sends F1 for help, PageDown for OK and * for delete (display.keys)."""
+    kiosk = kiosk_factory(
+        keys=(
+            KeyConfig("F1", KeypadKey.HELP),
+            KeyConfig("PageDown", KeypadKey.OK),
+            KeyConfig("*", KeypadKey.DELETE),
+        )
+    )
+    st = kiosk.station
+    order = st.announce("KEYS-MAP-1")
+    n = st.load(st.staff_session(), order)
+    page.add_init_script(RECORD_PLAYS)
+    ear = Listener(kiosk, page, "de", monkeypatch)
+    page.goto(kiosk.url + "/")
+    page.keyboard.press("F1")
+    ear.step("start.title", keys_help=True)
+    page.keyboard.type(order.pickup_number + "7")  # the number is full: the 7 goes to the PIN
+    ear.step("manual.title")
+    page.keyboard.press("*")  # and is deleted again
+    page.keyboard.type(order.pin)
+    page.keyboard.press("PageDown")  # OK
+    ear.step("confirm.title")
+    page.keyboard.press("Enter")  # the default map still works
+    ear.step("open.title", n=n)

@@ -38,6 +38,11 @@ def test_example_parses() -> None:
     assert cfg.policy.four_eyes_loading is True
 
 
+def test_the_stations_own_keys() -> None:
+    cfg = parse_config(MINIMAL + '\n[[display.keys]]\nkey = "*"\ndoes = "Backspace"\n', DRIVERS)
+    assert [(k.key, k.does.value) for k in cfg.display.keys] == [("*", "Backspace")]
+
+
 def test_defaults() -> None:
     cfg = parse_config(MINIMAL, DRIVERS)
     assert cfg.timing.pickup_window_days == 7
@@ -65,6 +70,12 @@ def test_defaults() -> None:
         (MINIMAL + "\n[[buses.pins]]\nlock = 1\nrelay = 5\ndoor = 17\n", "buses[0].pins"),  # pins: gpio only
         (MINIMAL + MINIMAL[MINIMAL.index("[[compartments]]") :], "compartments[1].number"),
         ("station_id = ", "not valid TOML"),
+        (MINIMAL + '\n[[display.keys]]\nkey = "F1"\ndoes = "speak"\n', "display.keys[0].does"),
+        (MINIMAL + '\n[[display.keys]]\nkey = "two words"\ndoes = "+"\n', "display.keys[0].key"),
+        (
+            MINIMAL + '\n[[display.keys]]\nkey = "F1"\ndoes = "+"\n[[display.keys]]\nkey = "F1"\ndoes = "1"\n',
+            "display.keys[1].key",
+        ),
     ],
 )
 def test_errors_name_the_key(edit: str, key: str) -> None:
