@@ -17,9 +17,44 @@
     document.documentElement.dir = doc.documentElement.dir;
     document.documentElement.className = doc.documentElement.className;
     document.title = doc.title;
+    const oldView = screenOf(document);
+    const typed = typedText();
     document.body.replaceWith(document.adoptNode(doc.body));
+    if (page() === oldPage && screenOf(document) === oldView) restoreTyped(typed);
     afterRender(oldScreen, activeValue);
     if (page() !== oldPage) listen(); // a login or logout changed the cookies the event stream was opened with
+  }
+
+  // Text typed into a staff screen's field (on the on-screen keyboard or a keyboard) survives a re-render of the same
+  // screen: the server renders what it stored, the person's unsent typing is theirs.
+  function screenOf(root) {
+    const el = root.querySelector("[data-screen]");
+    return el ? el.dataset.screen : "";
+  }
+  function fieldKey(input) {
+    return input.name + "|" + (input.id || input.getAttribute("aria-label") || "");
+  }
+  function typedText() {
+    return [...document.querySelectorAll("input[data-osk]")]
+      .filter((input) => input.value !== input.defaultValue)
+      .map((input) => ({
+        key: fieldKey(input),
+        stored: input.defaultValue,
+        value: input.value,
+        caret: input === document.activeElement || input === oskField ? [input.selectionStart, input.selectionEnd] : null,
+      }));
+  }
+  function restoreTyped(typed) {
+    for (const t of typed) {
+      const input = [...document.querySelectorAll("input[data-osk]")].find((i) => fieldKey(i) === t.key);
+      if (!input || input.defaultValue !== t.stored) continue; // gone, or the server stored something new
+      input.value = t.value;
+      if (t.caret) {
+        oskField = input;
+        input.focus();
+        input.setSelectionRange(t.caret[0], t.caret[1]);
+      }
+    }
   }
 
   function afterRender(oldScreen, activeValue) {
@@ -81,6 +116,40 @@
     const pin = document.getElementById("pin");
     if (!key || !pin) return;
     pin.value = key.dataset.pinKey === "delete" ? pin.value.slice(0, -1) : pin.value + key.dataset.pinKey;
+  });
+
+  // The staff screens' on-screen keyboard types into the text field (data-osk) tapped last; shift is for one letter.
+  let oskField = null;
+  document.addEventListener("focusin", (e) => {
+    if (e.target instanceof HTMLInputElement && e.target.hasAttribute("data-osk")) oskField = e.target;
+  });
+  document.addEventListener("click", (e) => {
+    const key = e.target.closest ? e.target.closest("[data-osk-key], [data-osk-shift], [data-osk-delete]") : null;
+    if (!key) return;
+    const osk = key.closest(".osk");
+    const shift = osk.querySelector("[data-osk-shift]");
+    if (key.hasAttribute("data-osk-shift")) {
+      shift.setAttribute("aria-pressed", shift.getAttribute("aria-pressed") === "true" ? "false" : "true");
+      osk.classList.toggle("osk-upper", shift.getAttribute("aria-pressed") === "true");
+      return;
+    }
+    const field = oskField && document.contains(oskField) ? oskField : document.querySelector("input[data-osk]");
+    if (!field) return;
+    const start = field.selectionStart ?? field.value.length;
+    const end = field.selectionEnd ?? field.value.length;
+    if (key.hasAttribute("data-osk-delete")) {
+      if (start === end && start > 0) field.setRangeText("", start - 1, end, "end");
+      else field.setRangeText("", start, end, "end");
+    } else {
+      const upper = shift.getAttribute("aria-pressed") === "true";
+      field.setRangeText(upper ? key.dataset.oskKey.toUpperCase() : key.dataset.oskKey, start, end, "end");
+      if (upper) {
+        shift.setAttribute("aria-pressed", "false");
+        osk.classList.remove("osk-upper");
+      }
+    }
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+    oskField = field;
   });
 
   document.addEventListener("submit", (e) => {
