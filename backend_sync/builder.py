@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from backend_sync import protocol as p
 from backend_sync.keys import Signer, key_id, load_x25519_public
+from locker.doctypes import DocumentPolicy
 from locker.model import NewOrder, StaffAccount
 
 
@@ -44,12 +45,13 @@ def build_bundle(
     lifetime_s: int = p.DEFAULT_LIFETIME_S,
     hub_keys: Sequence[bytes] | None = None,
     max_data_age_h: int | None = None,
+    document_policies: Sequence[DocumentPolicy] | None = None,
 ) -> BuiltBundle:
     """Encrypt the payload to the kiosk (HPKE, info bound to device and seq), then sign the manifest.
 
     ``prev_hash`` is the hash of the manifest the kiosk last accepted (``protocol.GENESIS_HASH`` for the first);
     ``hub_keys`` (raw Ed25519 public keys) rotates the kiosk's pinned set, signed by the current ``signer``;
-    ``max_data_age_h`` carries the city's data-age limit.
+    ``max_data_age_h`` carries the city's data-age limit, ``document_policies`` its handover policy per document type.
     """
     p.check_device_id(recipient.device_id)
     payload = p.BundlePayload(
@@ -60,6 +62,7 @@ def build_bundle(
         cancellations=tuple(cancellations),
         staff=tuple(staff),
         max_data_age_h=max_data_age_h,
+        document_policies=None if document_policies is None else tuple(document_policies),
     )
     ciphertext = p.SUITE.encrypt(
         p.dump(payload), load_x25519_public(recipient.enc_public), info=p.bundle_info(recipient.device_id, seq)

@@ -17,6 +17,7 @@ from backend_sync.errors import SchemaError, WrongDeviceError
 from backend_sync.keys import Signer, key_id, load_ed25519_public, raw_public, verify_signature
 from backend_sync.schema import B64, B64Key, B64Sig, Hex32
 from locker import audit
+from locker.doctypes import DocumentPolicy
 from locker.model import NewOrder, StaffAccount
 
 PROTOCOL_VERSION = 1
@@ -140,10 +141,16 @@ class BundlePayload:
     staff: tuple[StaffAccount, ...]
     # The city's data-age limit in hours (stale_data past it); absent: the station's sync.max_data_age_h applies.
     max_data_age_h: int | None = None
+    # The city's handover policy per document type; absent: the policies in force stay (before any: station TOML).
+    document_policies: tuple[DocumentPolicy, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.max_data_age_h is not None and not 1 <= self.max_data_age_h <= MAX_DATA_AGE_H:
             raise SchemaError(f"bundle.max_data_age_h: 1 to {MAX_DATA_AGE_H} hours")
+        if self.document_policies is not None:
+            kinds = [d.document_type for d in self.document_policies]
+            if len(set(kinds)) != len(kinds):
+                raise SchemaError("bundle.document_policies: one document type is listed twice")
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,7 @@ def to_core(opened: OpenedBundle) -> BundleContent:
         staff=list(opened.payload.staff),
         full_sync=opened.payload.full_sync,
         max_data_age_h=opened.payload.max_data_age_h,
+        document_policies=opened.payload.document_policies,
         hub_keys=None if m.hub_keys is None else [HubKey(k.key_id, k.public_key) for k in m.hub_keys],
     )
 

@@ -26,6 +26,7 @@ from locker import codes
 from locker.clock import ManualClock
 from locker.config import BusConfig, CompartmentConfig, StationConfig, StorageConfig
 from locker.db import Database
+from locker.doctypes import DocumentType
 from locker.flows.bundle import BundleContent, BundleFlow, HubKey
 from locker.flows.common import FlowContext
 from locker.model import NewOrder, Size
@@ -86,7 +87,7 @@ def bundle(
         NewOrder(
             id=f"ORD-{i:06d}",
             pickup_number=f"{i:08d}",
-            document_kind="id_card",
+            document_kind=DocumentType.ID_CARD,
             size=Size.S,
             reachable=i % 10 == 0,
             return_old_id=i % 3 == 0,

@@ -27,6 +27,7 @@ from locker.config import (
     TimingConfig,
 )
 from locker.db import Database
+from locker.doctypes import DocumentType
 from locker.flows import Flows
 from locker.model import NewOrder, OrderState, Size, Statement
 from locker.store import Store
@@ -103,7 +104,7 @@ def station(directory: Path, n: int, second_factor: bool) -> Bench:
         token = codes.new_token()
         now = clock.now()
         flows.orders.announce([
-            NewOrder(oid, f"{50_000_000 + i:08d}", "id_card", Size.S, False, False, now, now + 7 * DAY,
+            NewOrder(oid, f"{50_000_000 + i:08d}", DocumentType.ID_CARD, Size.S, False, False, now, now + 7 * DAY,
                      codes.qr_verifier(oid, token), shared_pin)
         ])  # fmt: skip
         a = flows.loading.scan_label(sid, codes.label_payload(oid))
@@ -169,7 +170,7 @@ def main() -> None:
         number, real_pin = "59999999", codes.new_pin()
         now = b.flows.ctx.clock.now()
         b.flows.orders.announce([
-            NewOrder("BENCH-PIN", number, "id_card", Size.S, False, False, now, now + 7 * DAY,
+            NewOrder("BENCH-PIN", number, DocumentType.ID_CARD, Size.S, False, False, now, now + 7 * DAY,
                      codes.qr_verifier("BENCH-PIN", codes.new_token()), codes.pin_verifier("BENCH-PIN", real_pin))
         ])  # fmt: skip
         sid_loader = b.flows.staff.open_session("BENCH-01").id

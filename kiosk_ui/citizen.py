@@ -15,7 +15,7 @@ from concurrent.futures import Future
 
 from kiosk_ui.citizen_session import CitizenSession, rendered_after
 from kiosk_ui.errors import ErrorKind, citizen_error
-from kiosk_ui.i18n import is_language
+from kiosk_ui.i18n import RECEIPT_STATEMENT, is_language
 from kiosk_ui.screens import ANSWER_SCREENS, DOOR_SCREENS, SCAN_SCREENS, Action, Field, Page, Screen
 from locker import codes
 from locker.errors import BadInput, LockerError
@@ -43,9 +43,9 @@ MAX_SESSIONS = 256  # requests without a cookie create sessions: beyond this man
 class Citizens:
     """All citizen sessions and the transitions between screens; every method runs on the event loop."""
 
-    def __init__(self, station: Station, statement: Callable[[str], Statement]) -> None:
+    def __init__(self, station: Station, statement: Callable[[str, str], Statement]) -> None:
         self.station = station
-        self.statement = statement  # language -> the receipt statement as that language's screen shows it
+        self.statement = statement  # (language, statement id) -> the receipt statement as that screen shows it
         self.sessions: dict[str, CitizenSession] = {}
         self._streams: Counter[str] = Counter()  # session id -> open event streams (a kiosk page that is showing)
         self._fronts = itertools.count(1)
@@ -242,8 +242,12 @@ class Citizens:
         if verified is None:
             self._restart(s, now)
             return
-        statement = self.statement(s.lang)
+        statement = self.statement_of(s)
         await self._door(s, lambda f: f.pickup.confirm_receipt(verified, statement), Screen.OPEN, now)
+
+    def statement_of(self, s: CitizenSession) -> Statement:
+        """The receipt statement of the verified order's document type, in the session's language."""
+        return self.statement(s.lang, s.verified.statement if s.verified is not None else RECEIPT_STATEMENT)
 
     async def _door(self, s: CitizenSession, opener: Callable[[Flows], int], screen: Screen, now: float) -> None:
         try:
@@ -297,8 +301,7 @@ class Citizens:
             s.screen in (Screen.OPEN, Screen.CLOSE, Screen.TAKEN)
             and order is not None
             and order.state == OrderState.COLLECTED
-            and self.station.config.policy.old_id_return
-            and v.return_old_id
+            and v.return_old_id  # the order asks for it and the policy of its type wants it
         ):
             self._go(s, Screen.OLD_ID, now)
         else:

@@ -87,11 +87,14 @@ class Catalogs:
         except (KeyError, IndexError) as exc:
             raise CatalogError(f"catalog {code}: {key!r} needs a parameter: {exc}") from exc
 
-    def statement(self, code: str) -> Statement:
-        """The receipt statement as this language's screen shows it: its version is the wording's own digest, so
-        a changed text is a new version in every proof that cites it."""
-        text = self.raw(code, RECEIPT_STATEMENT)
-        return Statement(RECEIPT_STATEMENT, hashlib.sha256(text.encode()).hexdigest()[:16], code)
+    def statement(self, code: str, statement_id: str = RECEIPT_STATEMENT) -> Statement:
+        """The receipt statement ``statement_id`` (the policy of the order's document type names it) as this
+        language's screen shows it: its version is the wording's own digest, so a changed text is a new version in
+        every proof that cites it. An id this kiosk has no text for falls back to the generic statement, which is
+        then the one shown and recorded (a city's unknown id never stops a pickup)."""
+        key = statement_id if statement_id in self._catalogs[code] else RECEIPT_STATEMENT
+        text = self.raw(code, key)
+        return Statement(key, hashlib.sha256(text.encode()).hexdigest()[:16], code)
 
     def problems(self) -> list[str]:
         """Every missing, extra, untranslated or placeholder-mismatched entry across all languages."""

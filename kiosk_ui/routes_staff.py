@@ -69,6 +69,7 @@ def staff_router(ui: KioskUI) -> APIRouter:  # noqa: PLR0915 (one closure per ro
                 c for c in compartments if c.state == CompartmentState.CHECKING and c.purpose == OpenPurpose.COUNTER
             ],
             counter=await ui.station.run(lambda f: f.staffwork.counter_orders()),
+            counter_statement=(await ui.staff.counter_statement(view, view.chosen)).id if view.chosen else "",
             movable=await ui.station.run(lambda f: f.move.movable()),
             move_waiting=[c for c in compartments if is_pending_target(c)],
             move_out_checks=[

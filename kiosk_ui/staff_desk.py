@@ -44,9 +44,9 @@ class StaffView:
 
 
 class StaffDesk:
-    def __init__(self, station: Station, statement: Callable[[str], Statement]) -> None:
+    def __init__(self, station: Station, statement: Callable[[str, str], Statement]) -> None:
         self.station = station
-        self.statement = statement  # language -> the receipt statement as that language's screen shows it
+        self.statement = statement  # (language, statement id) -> the receipt statement as that screen shows it
         self.views: dict[str, StaffView] = {}
 
     # -- login --------------------------------------------------------------------------------------------
@@ -117,10 +117,15 @@ class StaffDesk:
         v.chosen = order_id
         v.say("")
 
+    async def counter_statement(self, v: StaffView, order_id: str) -> Statement:
+        """The receipt statement of the order's document type in the staff screen's language."""
+        statement_id = await self.station.run(lambda f: f.pickup.statement_id(order_id))
+        return self.statement(v.lang, statement_id)
+
     async def hand_over(self, v: StaffView, order_id: str) -> None:
         """The citizen confirmed receipt on this screen (in its language): open the door, or record it at once
         for a document already at the office."""
-        statement = self.statement(v.lang)
+        statement = await self.counter_statement(v, order_id)
         n = await self.station.run(lambda f: f.staffwork.counter_hand_over(v.session_id, order_id, statement))
         v.chosen = ""
         if n is None:

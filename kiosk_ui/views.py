@@ -10,7 +10,7 @@ from kiosk_ui.citizen import DOB_DIGITS, NUMBER_DIGITS, Citizens
 from kiosk_ui.citizen_session import CitizenSession
 from kiosk_ui.display import Sizing
 from kiosk_ui.errors import RETRYABLE, TO_THE_OFFICE
-from kiosk_ui.i18n import LANGUAGES, Catalogs, language
+from kiosk_ui.i18n import LANGUAGES, RECEIPT_STATEMENT, Catalogs, language
 from kiosk_ui.screens import KEYPAD_KEYS, Field, Screen
 from kiosk_ui.speech import spell_digits, spell_secret
 from kiosk_ui.wall import Box, box_of, layout, width_mm
@@ -72,8 +72,15 @@ def citizen_context(
         retryable=s.error in RETRYABLE,
         tries_left=citizens.tries_left(s),
         office=office_lines(ctx["t"], config.office) if _shows_office(s, screen) else [],
+        statement=citizens.statement_of(s).id,  # the catalog key of the receipt statement shown
+        take=take_key(s),
     )
     return ctx
+
+
+def take_key(s: CitizenSession) -> str:
+    """The open door's instruction naming the verified order's document type ("Please take your passport.")."""
+    return f"open.take.{s.verified.document_type.value}" if s.verified is not None else "open.take"
 
 
 def _shows_office(s: CitizenSession, screen: Screen) -> bool:
@@ -126,10 +133,12 @@ def spoken(
     if s.warning:
         parts += [t("idle.title"), t("idle.body", s=citizens.remaining(s, timeout_s)), t("idle.more")]
     if screen in _FIXED:
-        parts += [t(key, n=n) for key in _FIXED[screen]]
+        statement = citizens.statement_of(s).id
+        parts += [t(statement if key == RECEIPT_STATEMENT else key, n=n) for key in _FIXED[screen]]
     elif screen in _DOORS:
         title, then = _DOORS[screen]
         box = _where(config, s.compartment)
+        then = take_key(s) if screen == Screen.OPEN else then
         parts += [t(title, n=n), *([t("open.where", row=box.row, col=box.column)] if box else []), t(then)]
     elif screen == Screen.START:
         parts += [t("start.title"), t("start.scan"), t("start.or"), t("start.type_code")]

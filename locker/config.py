@@ -99,9 +99,19 @@ class TimingConfig:
 class PolicyConfig:
     """What the city decides."""
 
-    second_factor: bool = field(default=False, metadata=spec("ask for the date of birth as a second factor"))
+    second_factor: bool = field(
+        default=False,
+        metadata=spec(
+            "ask for the date of birth as a second factor, for every document type the hub has sent no policy for"
+        ),
+    )
     four_eyes_loading: bool = field(default=False, metadata=spec("two staff must log in to load"))
-    old_id_return: bool = field(default=False, metadata=spec("citizens put the old ID card back"))
+    old_id_return: bool = field(
+        default=False,
+        metadata=spec(
+            "citizens put the old ID card or passport back, for every document type the hub has sent no policy for"
+        ),
+    )
     pin_length: int = field(default=6, metadata=spec("digits in a manual PIN", lo=6, hi=12))
     manual_max_failures: int = field(
         default=5, metadata=spec("wrong PINs before an order's manual path is off", lo=1, hi=20)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from locker.db import Database
+from locker.doctypes import legacy_type
 from locker.errors import StoreError
 
 
@@ -189,6 +190,16 @@ def _m0008_move(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE compartments ADD COLUMN move_from INTEGER")
 
 
+def _m0009_document_types(conn: sqlite3.Connection) -> None:
+    # The free-text document kind becomes a document type (locker.doctypes): known aliases map to their type, any
+    # other kind to an ID card, the default type.
+    rows = conn.execute("SELECT id, document_kind FROM orders").fetchall()
+    for order_id, kind in rows:
+        doc = legacy_type(kind)
+        if doc.value != kind:
+            conn.execute("UPDATE orders SET document_kind = ? WHERE id = ?", (doc.value, order_id))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", _m0001_initial),
     Migration("0002_alarms_and_old_id", _m0002_alarms_and_old_id),
@@ -198,6 +209,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0006_outbox_refusals_and_booleans", _m0006_outbox_refusals_and_booleans),
     Migration("0007_receipt", _m0007_receipt),
     Migration("0008_move", _m0008_move),
+    Migration("0009_document_types", _m0009_document_types),
 )
 
 

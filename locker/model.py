@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 from typing import Annotated
 
+from locker.doctypes import DocumentType
 from locker.errors import TransitionError
 
 
@@ -186,7 +187,7 @@ class NewOrder:
 
     id: str
     pickup_number: str
-    document_kind: str
+    document_kind: DocumentType  # the document type (wire and column name kept from the free-text kind)
     size: Size
     reachable: bool
     return_old_id: bool

@@ -12,6 +12,7 @@ from typing import Any
 from locker import audit, throttle
 from locker.config import CompartmentConfig, ThrottleConfig
 from locker.db import Database
+from locker.doctypes import DocumentType
 from locker.errors import StoreError
 from locker.migrations import migrate
 from locker.model import (
@@ -41,7 +42,7 @@ def _order(r: sqlite3.Row) -> Order:
     return Order(
         id=r["id"],
         pickup_number=r["pickup_number"],
-        document_kind=r["document_kind"],
+        document_kind=DocumentType(r["document_kind"]),
         size=Size(r["size"]),
         reachable=bool(r["reachable"]),
         return_old_id=bool(r["return_old_id"]),
@@ -108,7 +109,7 @@ class Tx:
             (
                 o.id,
                 o.pickup_number,
-                o.document_kind,
+                o.document_kind.value,
                 o.size.value,
                 int(o.reachable),
                 int(o.return_old_id),

@@ -21,6 +21,7 @@ from locker.config import (
     TimingConfig,
 )
 from locker.db import Database
+from locker.doctypes import DocumentType
 from locker.flows import Flows
 from locker.model import CompartmentState, NewOrder, Size, Statement
 from locker.store import Store
@@ -97,6 +98,7 @@ class Station:
         pickup_number: str | None = None,
         return_old_id: bool = False,
         days: float = 7,
+        document_type: DocumentType = DocumentType.ID_CARD,
     ) -> Codes:
         n = pickup_number or f"{zlib.crc32(order_id.encode()) % 10**8:08d}"
         issued = codes.issue_codes(order_id, n, self.config.policy.pin_length, dob)
@@ -104,7 +106,7 @@ class Station:
         order = NewOrder(
             order_id,
             issued.pickup_number,
-            "id_card",
+            document_type,
             size,
             reachable,
             return_old_id,

@@ -69,7 +69,17 @@ def status_for(exc: Exception) -> int:
 
 def _routers() -> list[APIRouter]:
     """Every router of the hub. Each module owns its routes; this is the only place they are put together."""
-    from backend_sync.hub import auth, csv_import, enrollment, kiosk_api, metrics, opendata, orders_api, pages
+    from backend_sync.hub import (
+        auth,
+        csv_import,
+        enrollment,
+        kiosk_api,
+        metrics,
+        opendata,
+        orders_api,
+        pages,
+        policy_api,
+    )
 
     return [
         # -- kiosk-facing side (sync) ------------------------------------------------------------------
@@ -79,6 +89,7 @@ def _routers() -> list[APIRouter]:
         auth.build_router(),
         csv_import.build_router(),  # before orders_api: /api/v1/orders/import is not an order id
         orders_api.build_router(),
+        policy_api.build_router(),
         pages.build_router(),
         metrics.build_router(),
         opendata.build_router(),

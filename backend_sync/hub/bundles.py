@@ -10,9 +10,10 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from backend_sync import protocol as p
 from backend_sync.builder import Recipient, build_bundle
-from backend_sync.hub.city_policy import city_settings
+from backend_sync.hub.city_policy import city_settings, document_policies
 from backend_sync.hub.keys import HubKeys
 from backend_sync.hub.tables import HubOrderState, bundles, kiosks, orders, staff
+from locker.doctypes import DocumentType
 from locker.model import NewOrder, Size, StaffAccount
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def _order_item(r: Row[Any]) -> NewOrder:
     return NewOrder(
         id=r.id,
         pickup_number=r.pickup_number,
-        document_kind=r.document_kind,
+        document_kind=DocumentType(r.document_kind),
         size=Size(r.size),
         reachable=r.reachable,
         return_old_id=r.return_old_id,
@@ -123,6 +124,7 @@ def next_bundle(
         full_sync=full,
         lifetime_s=lifetime_days * p.DAY_S,
         max_data_age_h=city_settings(conn, k.city_id).max_data_age_h,
+        document_policies=list(document_policies(conn, k.city_id).values()),
     )
     conn.execute(
         insert(bundles).values(

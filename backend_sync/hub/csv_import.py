@@ -19,7 +19,7 @@ from backend_sync.hub.orders_api import OrderIn, OrderWriter, create_order
 MAX_CSV_BYTES = 1024 * 1024
 MAX_ROWS = 2000
 COLUMNS = tuple(OrderIn.model_fields)
-REQUIRED_COLUMNS = ("reference", "kiosk", "document_kind", "size")
+REQUIRED_COLUMNS = ("reference", "kiosk", "size")  # document_kind: empty or absent is an ID card
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     inspect,
     select,
     text,
+    update,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -35,6 +36,7 @@ from backend_sync.hub.tables import (
     cities,
     city_settings,
     commands,
+    document_policies,
     enrollment_requests,
     events,
     hub_keys,
@@ -48,6 +50,7 @@ from backend_sync.hub.tables import (
     orders,
     staff,
 )
+from locker.doctypes import legacy_type
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +130,16 @@ def _m0008_order_compartment(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE orders ADD COLUMN {name} {kind}"))
 
 
+def _m0009_document_types(conn: Connection) -> None:
+    # Per-city policies per document type; the orders' free-text kinds become document types (known aliases map to
+    # their type, anything else to an ID card, the default type).
+    metadata.create_all(conn, tables=[document_policies])
+    for kind in conn.execute(select(orders.c.document_kind).distinct()).scalars().all():
+        doc = legacy_type(kind)
+        if doc.value != kind:
+            conn.execute(update(orders).where(orders.c.document_kind == kind).values(document_kind=doc.value))
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_city_side", _m0002_city_side),
@@ -136,6 +149,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0006_alarm_resolution", _m0006_alarm_resolution),
     ("0007_handover_truth", _m0007_handover_truth),
     ("0008_order_compartment", _m0008_order_compartment),
+    ("0009_document_types", _m0009_document_types),
 ]
 
 

@@ -40,7 +40,8 @@ KEYS = (
     "letter_title",
     "doc.id_card",
     "doc.passport",
-    "doc.residence_permit",
+    "doc.eat",
+    "doc.certificate",
     "doc.document",
 )
 
@@ -48,8 +49,8 @@ TEXTS: dict[Language, dict[str, str]] = {
     Language.DE: {
         "subject_ready": "Ihr Dokument liegt zur Abholung bereit",
         "greeting": "Guten Tag,",
-        "ready": "Ihr {document} liegt in der Abholstation {station} für Sie bereit.",
-        "until": "Bitte holen Sie es bis {until} ab.",
+        "ready": "{your_document} liegt in der Abholstation {station} für Sie bereit.",
+        "until": "Bitte holen Sie {it} bis {until} ab.",
         "how_qr": "Scannen Sie den QR-Code an der Station.",
         "how_manual": "Oder geben Sie die Abholnummer und die PIN ein:",
         "pickup_number": "Abholnummer",
@@ -60,7 +61,7 @@ TEXTS: dict[Language, dict[str, str]] = {
         "location": "Standort",
         "opening_hours": "Öffnungszeiten",
         "subject_reminder": "Erinnerung: Ihr Dokument wartet auf Sie",
-        "reminder": "Ihr {document} liegt noch bis {until} in der Abholstation {station}.",
+        "reminder": "{your_document} liegt noch bis {until} in der Abholstation {station}.",
         "reminder_codes": (
             "Verwenden Sie den Brief oder die E-Mail, die Sie erhalten haben. "
             "Wenn Sie den Code verloren haben, wenden Sie sich bitte an das Bürgeramt."
@@ -69,7 +70,8 @@ TEXTS: dict[Language, dict[str, str]] = {
         "letter_title": "Abholung Ihres Dokuments",
         "doc.id_card": "Personalausweis",
         "doc.passport": "Reisepass",
-        "doc.residence_permit": "Aufenthaltstitel",
+        "doc.eat": "Aufenthaltstitel",
+        "doc.certificate": "Bescheinigung",
         "doc.document": "Dokument",
     },
     Language.EN: {
@@ -95,7 +97,8 @@ TEXTS: dict[Language, dict[str, str]] = {
         "letter_title": "Collecting your document",
         "doc.id_card": "identity card",
         "doc.passport": "passport",
-        "doc.residence_permit": "residence permit",
+        "doc.eat": "electronic residence permit",
+        "doc.certificate": "certificate",
         "doc.document": "document",
     },
     Language.TR: {
@@ -121,7 +124,8 @@ TEXTS: dict[Language, dict[str, str]] = {
         "letter_title": "Belgenizin teslim alınması",
         "doc.id_card": "Kimlik kartı",
         "doc.passport": "Pasaport",
-        "doc.residence_permit": "Oturma izni",
+        "doc.eat": "Elektronik oturma izni",
+        "doc.certificate": "Sertifika",
         "doc.document": "Belge",
     },
     Language.UK: {
@@ -148,7 +152,8 @@ TEXTS: dict[Language, dict[str, str]] = {
         "letter_title": "Отримання вашого документа",
         "doc.id_card": "посвідчення особи",
         "doc.passport": "паспорт",
-        "doc.residence_permit": "дозвіл на проживання",
+        "doc.eat": "електронний дозвіл на проживання",
+        "doc.certificate": "довідка",
         "doc.document": "документ",
     },
     Language.AR: {
@@ -174,7 +179,8 @@ TEXTS: dict[Language, dict[str, str]] = {
         "letter_title": "استلام وثيقتك",
         "doc.id_card": "بطاقة الهوية",
         "doc.passport": "جواز السفر",
-        "doc.residence_permit": "تصريح الإقامة",
+        "doc.eat": "تصريح الإقامة الإلكتروني",
+        "doc.certificate": "الشهادة",
         "doc.document": "الوثيقة",
     },
     Language.RU: {
@@ -201,7 +207,8 @@ TEXTS: dict[Language, dict[str, str]] = {
         "letter_title": "Получение вашего документа",
         "doc.id_card": "удостоверение личности",
         "doc.passport": "паспорт",
-        "doc.residence_permit": "вид на жительство",
+        "doc.eat": "электронный вид на жительство",
+        "doc.certificate": "справка",
         "doc.document": "документ",
     },
     Language.PL: {
@@ -227,7 +234,8 @@ TEXTS: dict[Language, dict[str, str]] = {
         "letter_title": "Odbiór Twojego dokumentu",
         "doc.id_card": "dowód osobisty",
         "doc.passport": "paszport",
-        "doc.residence_permit": "zezwolenie na pobyt",
+        "doc.eat": "elektroniczne zezwolenie na pobyt",
+        "doc.certificate": "zaświadczenie",
         "doc.document": "dokument",
     },
 }
@@ -238,6 +246,28 @@ def text(language: Language, key: str, **values: str) -> str:
     return TEXTS[language][key].format(**values)
 
 
+# German sentences name the document with its possessive and refer back to it with a pronoun, both agreeing with
+# the noun's gender ("Ihr Reisepass … holen Sie ihn ab", "Ihre Bescheinigung … holen Sie sie ab"). The other languages
+# are phrased to need no agreement (the noun after a generic "your document", or a language without gender).
+_GERMAN_FORMS: dict[str, tuple[str, str]] = {
+    "id_card": ("Ihr Personalausweis", "ihn"),
+    "passport": ("Ihr Reisepass", "ihn"),
+    "eat": ("Ihr elektronischer Aufenthaltstitel", "ihn"),
+    "certificate": ("Ihre Bescheinigung", "sie"),
+    "document": ("Ihr Dokument", "es"),
+}
+
+
 def document_name(language: Language, kind: str) -> str:
     key = f"doc.{kind}"
     return TEXTS[language][key] if key in TEXTS[language] else TEXTS[language]["doc.document"]
+
+
+def document_values(language: Language, kind: str) -> dict[str, str]:
+    """The placeholders that name the document: ``document`` (the noun), ``your_document`` and ``it`` (German:
+    possessive and pronoun of the noun's gender; elsewhere the noun and an empty pronoun, unused)."""
+    noun = document_name(language, kind)
+    if language == Language.DE:
+        your, it = _GERMAN_FORMS.get(kind, _GERMAN_FORMS["document"])
+        return {"document": noun, "your_document": your, "it": it}
+    return {"document": noun, "your_document": noun, "it": ""}

@@ -20,14 +20,15 @@ import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from backend_sync.hub import tables as hubdb
-from backend_sync.hub.city_policy import city_settings
+from backend_sync.hub.city_policy import city_settings, document_policy
 from backend_sync.hub.config import SmtpConfig
 from backend_sync.hub.db import HubStore
 from backend_sync.hub.errors import Conflict, NotFound
-from backend_sync.hub.notice_texts import KEYS, RTL, Language, document_name, text
+from backend_sync.hub.notice_texts import KEYS, RTL, Language, document_name, document_values, text
 from backend_sync.hub.ports import Mailer
 from backend_sync.hub.smtp import SmtpMailer
 from backend_sync.hub.tables import HubOrderState, NoticeKind
+from locker.doctypes import DocumentType
 from locker.ports import Clock
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class NoticeData:
     email: str | None
     postal_address: str | None
     document: str
+    kind: str  # the document type (its value), for the grammar of the texts that name it
     station: str
     location: str
     opening_hours: str
@@ -94,6 +96,7 @@ def load_notice_data(conn: sa.Connection, order_id: str) -> NoticeData:
     if row is None:
         raise NotFound(f"order {order_id!r} not found")
     settings = city_settings(conn, row.city_id)
+    policy = document_policy(conn, row.city_id, DocumentType(row.document_kind))
     tz_row = conn.execute(sa.select(hubdb.city_settings.c.timezone).where(hubdb.city_settings.c.city_id == row.city_id))
     tz = tz_row.scalar() or "Europe/Berlin"
     lang = Language(row.language)
@@ -105,13 +108,14 @@ def load_notice_data(conn: sa.Connection, order_id: str) -> NoticeData:
         email=row.email,
         postal_address=row.postal_address,
         document=document_name(lang, row.document_kind),
+        kind=row.document_kind,
         station=row.kiosk_name or row.kiosk_id,
         location=row.location or "",
         opening_hours=row.opening_hours or "24/7",
         office_contact=settings.office_contact,
         until=_date(row.valid_until, tz),
-        dob_note=settings.dob_factor,
-        return_old_id=bool(row.return_old_id),
+        dob_note=policy.asks_date_of_birth,
+        return_old_id=bool(row.return_old_id) and policy.asks_old_document,
         pickup_number=row.pickup_number,
         qr_payload=row.qr_payload_clear,
         pin=row.pin_clear,
@@ -120,7 +124,7 @@ def load_notice_data(conn: sa.Connection, order_id: str) -> NoticeData:
 
 
 def _texts(data: NoticeData) -> dict[str, str]:
-    values = {"document": data.document, "station": data.station, "until": data.until}
+    values = {**document_values(data.language, data.kind), "station": data.station, "until": data.until}
     return {key.replace(".", "_"): text(data.language, key, **values) for key in KEYS}
 
 

@@ -8,18 +8,19 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from backend_sync.hub import orders as hub_orders
 from backend_sync.hub import tables as hubdb
 from backend_sync.hub.auth import CITY_ROLES, AdminPrincipal, Role, audit, require_role
 from backend_sync.hub.checkpoints import covering_checkpoint
-from backend_sync.hub.city_policy import CitySettings, city_settings
+from backend_sync.hub.city_policy import city_settings, document_policy
 from backend_sync.hub.deps import Hub
 from backend_sync.hub.errors import Conflict, Invalid, NotFound
 from backend_sync.hub.notice_texts import Language
 from backend_sync.hub.tables import HubOrderState
 from locker import codes
+from locker.doctypes import DocumentPolicy, DocumentType, legacy_type
 from locker.errors import BadInput
 from locker.model import Size as ModelSize
 
@@ -46,7 +47,7 @@ class OrderIn(BaseModel):
 
     reference: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
     kiosk: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
-    document_kind: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")
+    document_kind: DocumentType = Field(default=DocumentType.ID_CARD, description="id_card, passport, eat, certificate")
     size: Size
     reachable: bool = False
     return_old_id: bool = False
@@ -55,6 +56,11 @@ class OrderIn(BaseModel):
     postal_address: str | None = Field(default=None, min_length=5, max_length=500)
     date_of_birth: str | None = Field(default=None, max_length=10, description="only if the city uses it")
     valid_days: int = Field(default=7, ge=1, le=MAX_VALID_DAYS)
+
+    @field_validator("document_kind", mode="before")
+    @classmethod
+    def _exact_type(cls, v: object) -> object:
+        return DocumentType.exact(v) if isinstance(v, str) else v  # no earlier free-text aliases at the door
 
     @model_validator(mode="after")
     def _contact(self) -> OrderIn:
@@ -216,17 +222,14 @@ def city_order(conn: sa.Connection, city_id: str, order_id: str) -> Any:
     return row
 
 
-def _dob(settings: CitySettings, body: OrderIn) -> str:
-    return _dob_of(settings, body.date_of_birth)
-
-
-def _dob_of(settings: CitySettings, date_of_birth: str | None) -> str:
-    if not settings.dob_factor:
+def _dob_of(policy: DocumentPolicy, date_of_birth: str | None) -> str:
+    """The date of birth to fold into the verifiers, as the policy of the order's document type asks."""
+    if not policy.asks_date_of_birth:
         if date_of_birth:
-            raise Invalid("date_of_birth: this city does not use the date of birth; do not send it")
+            raise Invalid(f"date_of_birth: this city does not use the date of birth for a {policy.document_type}")
         return ""
     if not date_of_birth:
-        raise Invalid("date_of_birth: required by this city (second factor)")
+        raise Invalid(f"date_of_birth: required by this city for a {policy.document_type} (second factor)")
     try:
         return codes.normalize_dob(date_of_birth)
     except BadInput as exc:
@@ -243,7 +246,7 @@ def create_order(conn: sa.Connection, principal: AdminPrincipal, body: OrderIn, 
             raise Conflict(f"reference {body.reference!r} exists with different content (order {existing.id})")
         return to_out(existing), False
     settings = city_settings(conn, city_id)
-    dob = _dob(settings, body)
+    dob = _dob_of(document_policy(conn, city_id, body.document_kind), body.date_of_birth)
     city_kiosk(conn, city_id, body.kiosk)
     created = hub_orders.create_order(
         conn,
@@ -305,9 +308,9 @@ class ReissueIn(BaseModel):
 def reissue_order(conn: sa.Connection, principal: AdminPrincipal, order_id: str, dob: str | None, now: float) -> str:
     """New QR token and PIN (same pickup number) for an announced or stored order; returns its state."""
     city_id = principal.city()
-    city_order(conn, city_id, order_id)
+    row = city_order(conn, city_id, order_id)
     settings = city_settings(conn, city_id)
-    dob_norm = _dob_of(settings, dob)
+    dob_norm = _dob_of(document_policy(conn, city_id, legacy_type(row.document_kind)), dob)
     state = hub_orders.reissue_codes(conn, city_id, order_id, now, pin_length=settings.pin_length, dob=dob_norm)
     audit(conn, principal, "order.reissue", order_id, now)
     return state

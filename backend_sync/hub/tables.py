@@ -333,6 +333,19 @@ city_settings = Table(
     Column("max_data_age_h", Integer, nullable=False, default=72, server_default="72"),
 )
 
+# The city's handover policy per document type (locker.doctypes); a type without a row has the defaults of
+# city_policy.document_policies. Every bundle carries all four types.
+document_policies = Table(
+    "document_policies",
+    metadata,
+    Column("city_id", Text, ForeignKey("cities.id"), primary_key=True),
+    Column("document_type", Text, primary_key=True),  # id_card | passport | eat | certificate
+    Column("second_factor", Text, nullable=False),  # none | date_of_birth
+    Column("old_document_return", Boolean, nullable=False),
+    Column("statement", Text, nullable=False),  # receipt statement id (a kiosk catalog key)
+    Column("updated_at", Double, nullable=False),
+)
+
 kiosk_sites = Table(
     "kiosk_sites",
     metadata,

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from locker import codes
+from locker import codes, doctypes
+from locker.doctypes import DocumentPolicy
 from locker.errors import BadInput, FlowError
 from locker.flows.common import FlowContext
 from locker.flows.orders import OrdersFlow
@@ -87,6 +88,8 @@ class BundleContent:
     full_sync: bool = False
     hub_keys: Sequence[HubKey] | None = None  # when set: the new set of pinned hub keys (rotation)
     max_data_age_h: int | None = None  # the city's data-age limit; None: keep the one in force
+    # The city's handover policy per document type; None: keep the ones in force (a type not named: station TOML).
+    document_policies: Sequence[DocumentPolicy] | None = None
 
 
 @dataclass
@@ -133,6 +136,12 @@ def _validate(content: BundleContent) -> None:
     ):
         if len(set(ids)) != len(ids):
             raise BadInput(f"bundle lists the same {what} twice")
+    if content.document_policies is not None:
+        for p in content.document_policies:
+            doctypes.check_policy(p)
+        kinds = [p.document_type for p in content.document_policies]
+        if len(set(kinds)) != len(kinds):
+            raise BadInput("bundle lists the policy of one document type twice")
     if content.hub_keys is not None:
         if not content.hub_keys:
             raise BadInput("a key rotation must leave at least one hub key pinned")
@@ -241,6 +250,8 @@ class BundleFlow:
                 _put_meta(tx, TIME_FLOOR_KEY, repr(result.time_floor))
                 if content.max_data_age_h is not None:
                     _put_meta(tx, DATA_AGE_KEY, str(content.max_data_age_h))
+                if content.document_policies is not None:
+                    self._policies(tx, content.document_policies)
                 tx.audit(
                     "sync.bundle_applied",
                     seq=m.seq,
@@ -375,6 +386,15 @@ class BundleFlow:
             if order_id not in listed:
                 tx.set_order(tx.order(order_id), OrderState.CANCELLED, why="full_sync_absent")
                 result.cancelled.append(order_id)
+
+    @staticmethod
+    def _policies(tx: Tx, given: Sequence[DocumentPolicy]) -> None:
+        text = doctypes.dumps(given)
+        row = tx.conn.execute("SELECT value FROM meta WHERE key = ?", (doctypes.POLICIES_KEY,)).fetchone()
+        if row is not None and row[0] == text:
+            return
+        _put_meta(tx, doctypes.POLICIES_KEY, text)
+        tx.audit("policy.document_types", policies=text)
 
     @staticmethod
     def _replace_keys(tx: Tx, keys: Sequence[HubKey], seq: int) -> None:

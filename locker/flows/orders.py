@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from locker import codes
+from locker.doctypes import DocumentType
 from locker.errors import BadInput, FlowError
 from locker.flows.common import FlowContext
 from locker.model import NewOrder, OrderState
@@ -25,8 +26,8 @@ class OrdersFlow:
             raise BadInput(f"order {o.id}: PIN verifier is not argon2id with the required strength")
         if o.valid_until <= o.valid_from:
             raise BadInput(f"order {o.id}: validity ends before it starts")
-        if not o.document_kind or len(o.document_kind) > 32:
-            raise BadInput(f"order {o.id}: document kind is missing or too long")
+        if not isinstance(o.document_kind, DocumentType):
+            raise BadInput(f"order {o.id}: document type must be one of {', '.join(DocumentType)}")
 
     def announce(self, orders: Sequence[NewOrder], actor: str = "backend") -> list[str]:
         """Insert new orders (known ids are skipped); all or nothing. Returns the ids inserted."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from locker import codes, throttle
+from locker.doctypes import DocumentPolicy, DocumentType
 from locker.errors import (
     BadInput,
     ManualPathLocked,
@@ -19,6 +20,7 @@ from locker.errors import (
 from locker.flows import handover
 from locker.flows.common import FlowContext, open_or_fault
 from locker.flows.handover import Witness
+from locker.flows.policy import document_policy
 from locker.flows.statements import check_statement
 from locker.model import (
     Compartment,
@@ -56,7 +58,9 @@ class VerifiedPickup:
     order_id: str
     compartment: int
     method: CodeMethod
-    return_old_id: bool
+    return_old_id: bool  # the order asks for its old document and the policy of its type wants it returned
+    document_type: DocumentType = DocumentType.ID_CARD
+    statement: str = "statement.id_card"  # the receipt statement id of the order's type (its policy)
 
 
 class PickupFlow:
@@ -66,14 +70,30 @@ class PickupFlow:
     # -- step 1: the code ------------------------------------------------------------------------------
     def scan_qr(self, text: str) -> PendingPickup:
         qr = codes.parse_qr(text)
-        return PendingPickup(CodeMethod.QR, qr.order_id, "", self.ctx.config.policy.second_factor, qr.token)
+        asks = self._asks_dob(self.ctx.store.order(qr.order_id))
+        return PendingPickup(CodeMethod.QR, qr.order_id, "", asks, qr.token)
 
     def enter_manual(self, pickup_number: str, pin: str) -> PendingPickup:
         number = codes.normalize_pickup_number(pickup_number)
         if not pin:
             raise BadInput("enter the PIN from your letter")
         p = codes.normalize_pin(pin, self.ctx.config.policy.pin_length)
-        return PendingPickup(CodeMethod.MANUAL, "", number, self.ctx.config.policy.second_factor, p)
+        asks = self._asks_dob(self.ctx.store.order_by_pickup_number(number))
+        return PendingPickup(CodeMethod.MANUAL, "", number, asks, p)
+
+    def _policy(self, order: Order | None) -> DocumentPolicy:
+        """The policy of the order's document type; an unknown order gets the default type's (so that whether the
+        date of birth is asked tells nobody whether a pickup number exists beyond what the default says)."""
+        return document_policy(self.ctx, order.document_kind if order is not None else DocumentType.ID_CARD)
+
+    def _asks_dob(self, order: Order | None) -> bool:
+        return self._policy(order).asks_date_of_birth
+
+    def _target(self, pending: PendingPickup) -> Order | None:
+        """The order a code names (by its QR order id or its pickup number), before any secret is checked."""
+        if pending.method == CodeMethod.MANUAL:
+            return self.ctx.store.order_by_pickup_number(pending.pickup_number)
+        return self.ctx.store.order(pending.order_id)
 
     # -- step 2: verification (with the second factor when the city requires it) -----------------------
     def verify(self, pending: PendingPickup, dob: str | None = None, *, identity: str = "") -> VerifiedPickup:
@@ -81,25 +101,32 @@ class PickupFlow:
         and the station only within its hourly budget, so one person at the screen does not block the others.
         """
         cfg = self.ctx.config
+        target = self._target(pending)
+        asks = self._asks_dob(target)  # the policy of the order's document type decides, not the screen
         dob_norm = ""
-        if cfg.policy.second_factor:
+        if asks:
             if not dob:
                 raise BadInput("enter your date of birth")
             dob_norm = codes.normalize_dob(dob)
         # A QR token (128 bits) cannot be guessed; a PIN or a date of birth can, so those paths are throttled.
-        if pending.method == CodeMethod.MANUAL or cfg.policy.second_factor:
+        if pending.method == CodeMethod.MANUAL or asks:
             wait = self.ctx.store.throttle_state(throttle.SCOPE_MANUAL, identity, cfg.throttle).wait_s
             if wait > 0:
                 raise Throttled(wait)
-        manual = pending.method == CodeMethod.MANUAL
-        order = self._manual(pending, dob_norm, identity) if manual else self._qr(pending, dob_norm, identity)
+        if pending.method == CodeMethod.MANUAL:
+            order = self._manual(pending, target, dob_norm, identity)
+        else:
+            order = self._qr(pending, target, asks, dob_norm, identity)
         self._check_collectable(order)
         assert order.compartment is not None
-        return VerifiedPickup(order.id, order.compartment, pending.method, order.return_old_id)
+        policy = self._policy(order)
+        old_id = order.return_old_id and policy.asks_old_document
+        return VerifiedPickup(
+            order.id, order.compartment, pending.method, old_id, order.document_kind, policy.statement
+        )
 
-    def _manual(self, pending: PendingPickup, dob_norm: str, identity: str) -> Order:
+    def _manual(self, pending: PendingPickup, order: Order | None, dob_norm: str, identity: str) -> Order:
         max_failures = self.ctx.config.policy.manual_max_failures
-        order = self.ctx.store.order_by_pickup_number(pending.pickup_number)
         if order is None:
             self._failure(identity, None, "pickup.manual_refused")
             raise WrongCode("code not accepted")
@@ -112,9 +139,9 @@ class PickupFlow:
             raise WrongCode("code not accepted")
         return order
 
-    def _qr(self, pending: PendingPickup, dob_norm: str, identity: str) -> Order:
-        second_factor = self.ctx.config.policy.second_factor
-        found = self.ctx.store.order(pending.order_id)
+    def _qr(
+        self, pending: PendingPickup, found: Order | None, second_factor: bool, dob_norm: str, identity: str
+    ) -> Order:
         if found is not None and second_factor and found.factor_failures >= self.ctx.config.policy.manual_max_failures:
             self._failure(identity, None, "pickup.qr_refused")
             raise SecondFactorLocked("too many wrong dates of birth for this code; please ask staff or the office")
@@ -224,7 +251,12 @@ class PickupFlow:
 
     # -- step 4 (where the city asks for it): the old ID card goes in --------------------------------------
     def wants_old_id(self, verified: VerifiedPickup) -> bool:
-        return verified.return_old_id and self.ctx.config.policy.old_id_return
+        """The order asks for its old document and the policy of its type (hub, else station TOML) wants it."""
+        return verified.return_old_id and document_policy(self.ctx, verified.document_type).asks_old_document
+
+    def statement_id(self, order_id: str) -> str:
+        """The receipt statement id the policy of the order's type names (for the counter handover's screen)."""
+        return self._policy(self.ctx.store.order(order_id)).statement
 
     def open_for_old_id(self, verified: VerifiedPickup) -> int:
         """After the handover, open the now empty compartment again for the old ID card (same visit only: the

@@ -22,6 +22,7 @@ from firmware_bridge.sim.memory_bank import MemoryLockBank
 from locker import audit, codes
 from locker.clock import ManualClock
 from locker.db import Database
+from locker.doctypes import DocumentType
 from locker.errors import NotCollectable
 from locker.model import LIVE, AlarmKind, CompartmentState, Content, NewOrder, OpenPurpose, Order, OrderState, Size
 from locker.store import Store
@@ -73,7 +74,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
                 NewOrder(
                     oid,
                     f"{40_000_000 + i:08d}",
-                    "id_card",
+                    DocumentType.ID_CARD,
                     Size.S,
                     False,
                     False,

@@ -21,6 +21,7 @@ from locker import codes
 from locker.clock import SystemClock
 from locker.config import StationConfig, load_config, parse_config
 from locker.db import Database
+from locker.doctypes import DocumentType
 from locker.flows import Flows
 from locker.model import NewOrder, Size
 from locker.store import Store
@@ -333,7 +334,8 @@ def seed(config: StationConfig, n_orders: int, prefix: str = "KILL") -> tuple[li
             number = f"{zlib.crc32(oid.encode()) % 10**8:08d}"
             verifier = codes.qr_verifier(oid, token)
             until = now + 7 * DAY
-            new.append(NewOrder(oid, number, "id_card", Size.S, False, False, now, until, verifier, pin_verifier))
+            doc = DocumentType.ID_CARD
+            new.append(NewOrder(oid, number, doc, Size.S, False, False, now, until, verifier, pin_verifier))
             out.append(OrderCodes(oid, codes.QrCode(oid, token).payload, codes.label_payload(oid)))
         flows.orders.announce(new)
     finally:

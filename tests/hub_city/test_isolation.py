@@ -56,6 +56,7 @@ def _fill(path: str, a: Seeded, hub: Hub) -> str:
         "staff_id": a.staff_id,
         "city_id": "alpha",
         "alarm_id": str(a.alarm_id),
+        "document_type": "passport",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 

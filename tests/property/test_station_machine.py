@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from locker import audit, codes, throttle
+from locker.doctypes import DocumentType
 from locker.errors import (
     BadInput,
     CodeError,
@@ -43,6 +44,7 @@ def _pool() -> list[tuple[Codes, codes.IssuedCodes]]:
     return out
 
 
+DOC_TYPES = list(DocumentType)
 POOL = _pool()  # argon2id is slow on purpose: issue the codes once for every example
 REISSUED = _pool()  # the same orders and pickup numbers with other QR tokens and PINs (the hub's reissue)
 
@@ -113,7 +115,7 @@ class StationMachine(RuleBasedStateMachine):
                 NewOrder(
                     c.order_id,
                     c.pickup_number,
-                    "id_card",
+                    DOC_TYPES[i % len(DOC_TYPES)],  # the old ID is asked only for ID cards and passports
                     size,
                     reachable,
                     i % 3 == 0,  # some orders ask for the old ID card back

@@ -15,6 +15,7 @@ from backend_sync.builder import BuiltBundle, Recipient, build_bundle
 from backend_sync.keys import KioskKeys, Signer
 from backend_sync.receiver import BundleReceiver, HpkeDecryptor, SyncPolicy
 from locker import codes
+from locker.doctypes import DocumentType
 from locker.flows.bundle import BundleFlow, HubKey
 from locker.model import NewOrder, Size
 from tests.harness import DAY, Station, make_station
@@ -100,7 +101,7 @@ def order(
     return NewOrder(
         id=order_id,
         pickup_number=f"{zlib.crc32(order_id.encode()) % 10**8:08d}",
-        document_kind="id_card",
+        document_kind=DocumentType.ID_CARD,
         size=size,
         reachable=False,
         return_old_id=False,

@@ -14,6 +14,7 @@ from backend_sync import protocol as p
 from backend_sync.errors import TamperError
 from backend_sync.keys import Signer
 from locker import audit, codes
+from locker.doctypes import DocumentType
 from locker.errors import FlowError, WrongCode
 from locker.flows.bundle import ApplyResult, load_time_floor
 from locker.model import AlarmKind, NewOrder, OrderState, Size, StaffAccount
@@ -125,7 +126,7 @@ def test_stored_order_keeps_its_size_but_gets_new_codes(rig: Rig) -> None:
     rig.st.load(sid, c)
     fresh = codes.issue_codes("ORD-5", c.pickup_number)
     resent = NewOrder(
-        "ORD-5", c.pickup_number, "passport", Size.L, True, False, 0, rig.now() + DAY, fresh.qr_verifier, "x"
+        "ORD-5", c.pickup_number, DocumentType.PASSPORT, Size.L, True, False, 0, rig.now() + DAY, fresh.qr_verifier, "x"
     )
     item = NewOrder(**{**resent.__dict__, "pin_verifier": fresh.pin_verifier})
     r, _ = receive(rig, orders=[item])
@@ -188,7 +189,7 @@ def rig_order_with_codes(rig: Rig, order_id: str, size: Size = Size.S) -> Codes:
     o = NewOrder(
         order_id,
         issued.pickup_number,
-        "id_card",
+        DocumentType.ID_CARD,
         size,
         False,
         False,

@@ -18,7 +18,7 @@ def test_move_without_item_sensor_step_by_step(tmp_path: Path) -> None:
     c = st.announce("ORDER-MOVE2")
     src = st.load(st.staff_session(), c)
     station = Station(st.flows, st.config, st.clock, lock=st.lock)
-    desk = StaffDesk(station, lambda _lang: STATEMENT)
+    desk = StaffDesk(station, lambda _lang, _id: STATEMENT)
     badge = st.add_staff("EVA-06", "246810", ("loader",))
 
     async def journey() -> tuple[StaffView, int]:

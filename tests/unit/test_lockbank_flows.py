@@ -8,6 +8,7 @@ from pathlib import Path
 
 from locker import codes
 from locker.db import Database
+from locker.doctypes import DocumentType
 from locker.flows import Flows
 from locker.model import CompartmentState, NewOrder, OrderState, Size
 from locker.store import Store
@@ -40,7 +41,7 @@ def test_load_then_qr_pickup_through_the_real_drivers(tmp_path: Path) -> None:
                     NewOrder(
                         "ORD-1",
                         issued.pickup_number,
-                        "id_card",
+                        DocumentType.ID_CARD,
                         Size.M,
                         False,
                         False,
