@@ -79,6 +79,7 @@ def _routers() -> list[APIRouter]:
         orders_api,
         pages,
         policy_api,
+        policy_pages,
     )
 
     return [
@@ -91,6 +92,7 @@ def _routers() -> list[APIRouter]:
         orders_api.build_router(),
         policy_api.build_router(),
         pages.build_router(),
+        policy_pages.build_router(),
         metrics.build_router(),
         opendata.build_router(),
     ]

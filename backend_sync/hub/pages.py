@@ -64,7 +64,8 @@ templates = Jinja2Templates(directory=str(HERE))
 templates.env.filters["ts"] = _ts
 
 
-def _page(request: Request, name: str, principal: AdminPrincipal | None, **ctx: Any) -> HTMLResponse:
+def render(request: Request, name: str, principal: AdminPrincipal | None, **ctx: Any) -> HTMLResponse:
+    """A city page with the hub's headers (no caching, no framing)."""
     response = templates.TemplateResponse(request, name, {"principal": principal, **ctx})
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
@@ -91,7 +92,7 @@ def build_router() -> APIRouter:  # noqa: PLR0915  (one route per page; each is 
     # -- entry ------------------------------------------------------------------------------------------
     @router.get("/admin/login")
     def login_page(request: Request, failed: int = 0, wait: int = 0) -> HTMLResponse:
-        return _page(request, "login.html", None, failed=bool(failed), wait=max(0, min(wait, 3600)))
+        return render(request, "login.html", None, failed=bool(failed), wait=max(0, min(wait, 3600)))
 
     @router.get("/admin/")
     def index(request: Request) -> Response:
@@ -105,7 +106,7 @@ def build_router() -> APIRouter:  # noqa: PLR0915  (one route per page; each is 
         with hub.store.read() as conn:
             kiosks = city_kiosks(conn, principal.city(), hub.clock.now())
         online = sum(1 for k in kiosks if k.online)
-        return _page(
+        return render(
             request,
             "fleet.html",
             principal,
@@ -141,7 +142,7 @@ def build_router() -> APIRouter:  # noqa: PLR0915  (one route per page; each is 
             per_day = pickups_per_day(conn, device_id, now, since=since)
             old_ids = old_ids_waiting(conn, principal.city(), device_id)
             moved = moved_documents(conn, principal.city(), device_id)
-        return _page(
+        return render(
             request,
             "kiosk.html",
             principal,
@@ -228,11 +229,11 @@ def build_router() -> APIRouter:  # noqa: PLR0915  (one route per page; each is 
                 pickup_number=pickup_number.replace(" ", "") or None,
             )
         q = {"reference": reference, "pickup_number": pickup_number, "state": state}
-        return _page(request, "orders.html", principal, orders=found, q=q, states=[s.value for s in HubOrderState])
+        return render(request, "orders.html", principal, orders=found, q=q, states=[s.value for s in HubOrderState])
 
     @router.get("/admin/orders/import")
     def import_page(request: Request, principal: Office) -> HTMLResponse:
-        return _page(request, "import.html", principal, columns=COLUMNS, errors=[])
+        return render(request, "import.html", principal, columns=COLUMNS, errors=[])
 
     @router.post("/admin/orders/import")
     async def import_form(request: Request, hub: Hub, principal: Office, file: UploadFile) -> Response:
@@ -247,9 +248,9 @@ def build_router() -> APIRouter:  # noqa: PLR0915  (one route per page; each is 
             result = await run_in_threadpool(run_import, data)
         except CsvInvalid as exc:
             errors = [str(e) for e in exc.errors]
-            return _page(request, "import.html", principal, columns=COLUMNS, errors=errors)
+            return render(request, "import.html", principal, columns=COLUMNS, errors=errors)
         msg = f"{len(result.created)} orders imported, {len(result.existing)} already known."
-        return _page(request, "import.html", principal, columns=COLUMNS, errors=[], message=msg)
+        return render(request, "import.html", principal, columns=COLUMNS, errors=[], message=msg)
 
     @router.get("/admin/orders/{order_id}/letter")
     def letter(hub: Hub, order_id: str, principal: Office) -> HTMLResponse:
@@ -284,7 +285,7 @@ def build_router() -> APIRouter:  # noqa: PLR0915  (one route per page; each is 
         t = hubdb.staff
         with hub.store.read() as conn:
             rows = conn.execute(sa.select(t).where(t.c.city_id == principal.city()).order_by(t.c.id)).all()
-        return _page(
+        return render(
             request,
             "staff.html",
             principal,
@@ -331,7 +332,7 @@ def build_router() -> APIRouter:  # noqa: PLR0915  (one route per page; each is 
             audit(conn, principal, "staff.add", staff_id, now, detail={"roles": sorted(set(roles))})
             rows = conn.execute(sa.select(t).where(t.c.city_id == city_id).order_by(t.c.id)).all()
         shown = {"staff_id": staff_id, "payload": badge.payload}
-        return _page(
+        return render(
             request, "staff.html", principal, staff=rows, staff_roles=STAFF_ROLES, can_manage=True, badge=shown
         )
 
@@ -365,7 +366,7 @@ def build_router() -> APIRouter:  # noqa: PLR0915  (one route per page; each is 
                 }
                 for r in rows
             ]
-        return _page(request, "cities.html", principal, cities=cities, roles=[r.value for r in ADMIN_ROLES])
+        return render(request, "cities.html", principal, cities=cities, roles=[r.value for r in ADMIN_ROLES])
 
     @router.post("/admin/cities")
     def add_city(
