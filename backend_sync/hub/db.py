@@ -140,6 +140,12 @@ def _m0009_document_types(conn: Connection) -> None:
             conn.execute(update(orders).where(orders.c.document_kind == kind).values(document_kind=doc.value))
 
 
+def _m0010_manual_lock(conn: Connection) -> None:
+    # 0007 forgot it: a hub database from before 0007 had no column for the kiosk's "manual path locked" event
+    if "manual_locked_at" not in {c["name"] for c in inspect(conn).get_columns("orders")}:
+        conn.execute(text(f"ALTER TABLE orders ADD COLUMN manual_locked_at {_DOUBLE}"))
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_city_side", _m0002_city_side),
@@ -150,6 +156,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("0007_handover_truth", _m0007_handover_truth),
     ("0008_order_compartment", _m0008_order_compartment),
     ("0009_document_types", _m0009_document_types),
+    ("0010_manual_lock", _m0010_manual_lock),
 ]
 
 

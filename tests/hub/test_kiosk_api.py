@@ -276,6 +276,51 @@ def test_enrollment_requests_migration_upgrades_a_0002_database(tmp_path: Path) 
         engine.dispose()
 
 
+def test_a_0008_database_gets_document_types_and_the_manual_lock_column(tmp_path: Path) -> None:
+    """A hub database as 0008 left it (no document_policies table, free-text document kinds, and no manual_locked_at
+    column, which 0007 forgot): the upgrade maps the kinds to document types and adds what is missing."""
+    from sqlalchemy import inspect, text
+
+    from backend_sync.hub.db import MIGRATIONS, make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.connect().execution_options(wibox_write=True) as conn, conn.begin():
+        hubdb.metadata.create_all(conn, tables=[hubdb.migrations_table])
+        for name, step in MIGRATIONS[:8]:
+            step(conn)
+            conn.execute(hubdb.migrations_table.insert().values(name=name, applied_at=0.0))
+        # 0001 builds today's tables: take away what a database of 0008 did not have
+        conn.execute(text("ALTER TABLE orders DROP COLUMN manual_locked_at"))
+        conn.execute(text("INSERT INTO cities (id, name) VALUES ('c', 'C')"))
+        conn.execute(
+            text(
+                "INSERT INTO kiosks (device_id, name, status, sign_public, enc_public, version, created_at, bundle_seq,"
+                " bundle_head, checkpoint_size, checkpoint_head, staff_rev_acked, resync)"
+                " VALUES ('k', 'k', 'pending', :k, :k, '', 0, 0, :z, 0, :z, 0, 1)"
+            ),
+            {"k": "cd" * 32, "z": "00" * 32},
+        )
+        for i, kind in enumerate(["reisepass", "residence_permit", "Personalausweis", "something"]):
+            conn.execute(
+                text(
+                    "INSERT INTO orders (id, city_id, kiosk_id, reference, pickup_number, document_kind, size,"
+                    " reachable, return_old_id, language, valid_from, valid_until, state, qr_verifier, pin_verifier,"
+                    " dirty, version, created_at, updated_at) VALUES (:id, 'c', 'k', :id, :n, :kind, 'M', 0, 0, 'de',"
+                    " 0, 1, 'announced', 'ab', 'x', 1, 1, 0, 0)"
+                ),
+                {"id": f"OLD-{i}", "n": f"1000000{i}", "kind": kind},
+            )
+    try:
+        assert migrate(engine) == ["0009_document_types", "0010_manual_lock"]
+        assert "manual_locked_at" in {c["name"] for c in inspect(engine).get_columns("orders")}
+        with engine.connect() as conn:
+            kinds = dict(conn.execute(select(hubdb.orders.c.id, hubdb.orders.c.document_kind)).all())
+        assert kinds == {"OLD-0": "passport", "OLD-1": "eat", "OLD-2": "id_card", "OLD-3": "id_card"}
+        assert migrate(engine) == []
+    finally:
+        engine.dispose()
+
+
 def test_enrollment_requests_are_bounded_and_a_polling_kiosk_keeps_its_code(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
