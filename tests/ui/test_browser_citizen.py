@@ -34,7 +34,9 @@ def test_qr_pickup(kiosk: Kiosk, page: Page) -> None:
     expect(page.locator("h1")).to_have_text("Holen Sie Ihr Dokument ab")
     scan(page, kiosk, c.qr)
     expect(page.locator("h1")).to_have_text("Empfang bestätigen")
-    expect(page.get_by_text("Ich bestätige, dass ich mein Dokument erhalten habe.")).to_be_visible()
+    expect(
+        page.get_by_text("Ich bestätige, dass ich meinen Personalausweis und das zugehörige Schreiben erhalten habe.")
+    ).to_be_visible()
     page.get_by_role("button", name="Empfang bestätigen").tap()
     expect(page.locator("h1")).to_have_text(f"Fach {n} ist offen")
     expect(page.get_by_role("img", name=f"Schließfachwand, Fach {n} ist markiert")).to_be_visible()

@@ -143,7 +143,9 @@ def test_counter_handover_after_a_jammed_door(kiosk: Kiosk, page: Page) -> None:
     expect(page.get_by_text("Angemeldet: BEA-03")).to_be_visible()
     page.get_by_role("button", name="Am Schalter übergeben").tap()
     page.get_by_role("button", name=f"Auftrag {c.order_id} (Fach {n})").tap()
-    expect(page.get_by_text("Ich bestätige, dass ich mein Dokument erhalten habe.")).to_be_visible()
+    expect(
+        page.get_by_text("Ich bestätige, dass ich meinen Personalausweis und das zugehörige Schreiben erhalten habe.")
+    ).to_be_visible()
     page.get_by_role("button", name="Empfang bestätigt, jetzt übergeben").tap()
     expect(page.locator(".message")).to_contain_text(f"Fach {n} ist offen")
     assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/item", data={"present": False}).ok
