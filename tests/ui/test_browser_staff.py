@@ -23,6 +23,22 @@ def login(page: Page, kiosk: Kiosk, badge: str) -> None:
     page.get_by_role("button", name="Anmelden").tap()
 
 
+def load_by_scan(page: Page, kiosk: Kiosk, order_id: str) -> int:
+    """On the staff screen: the load tab, the envelope's label scanned, the envelope put in, the door closed."""
+    page.get_by_role("button", name="Befüllen").tap()
+    # the tap returns before its post is done: a label scanned before the load screen is the server's goes elsewhere
+    expect(page.locator('[data-screen="staff-load"]')).to_be_visible()
+    assert page.request.post(f"{kiosk.url}/sim/api/scan", data={"text": codes.label_payload(order_id)}).ok
+    expect(page.locator(".message")).to_contain_text("ist offen")
+    order = kiosk.station.store.order(order_id)
+    assert order is not None and order.compartment is not None
+    n = order.compartment
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/item", data={"present": True}).ok
+    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/close").ok
+    expect(page.locator(".message")).to_have_text(f"Fach {n}: eingelagert. Die Person wird benachrichtigt.")
+    return n
+
+
 def jammed_pickup(kiosk: Kiosk, page: Page, order_id: str) -> tuple[Codes, int]:
     """An order loaded, the citizen's door did not open, and staff have freed the lock since: its codes and
     compartment."""
@@ -60,17 +76,7 @@ def test_staff_loading_with_four_eyes(kiosk_factory: Callable[..., Kiosk], page:
     page.locator("#pin").fill(PIN)
     page.get_by_role("button", name="Anmelden").tap()
     expect(page.get_by_text("Angemeldet: ANNA-01 + BEN-02")).to_be_visible()
-    page.get_by_role("button", name="Befüllen").tap()
-    # the tap returns before its post is done: a label scanned before the load screen is the server's goes elsewhere
-    expect(page.locator('[data-screen="staff-load"]')).to_be_visible()
-    assert page.request.post(f"{kiosk.url}/sim/api/scan", data={"text": codes.label_payload(c.order_id)}).ok
-    expect(page.locator(".message")).to_contain_text("ist offen")
-    order = kiosk.station.store.order(c.order_id)
-    assert order is not None and order.compartment is not None
-    n = order.compartment
-    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/item", data={"present": True}).ok
-    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/close").ok
-    expect(page.locator(".message")).to_have_text(f"Fach {n}: eingelagert. Die Person wird benachrichtigt.")
+    load_by_scan(page, kiosk, c.order_id)
     order = kiosk.station.store.order(c.order_id)
     assert order is not None and order.state == OrderState.STORED
 
@@ -173,17 +179,7 @@ def test_staff_log_in_and_load_by_touch_only(kiosk: Kiosk, page: Page) -> None:
     assert page.locator("#pin").input_value() == PIN
     keypad.get_by_role("button", name="OK").tap()
     expect(page.get_by_text("Angemeldet: CARL-04")).to_be_visible()
-    page.get_by_role("button", name="Befüllen").tap()
-    # the tap returns before its post is done: a label scanned before the load screen is the server's goes elsewhere
-    expect(page.locator('[data-screen="staff-load"]')).to_be_visible()
-    assert page.request.post(f"{kiosk.url}/sim/api/scan", data={"text": codes.label_payload(c.order_id)}).ok
-    expect(page.locator(".message")).to_contain_text("ist offen")
-    order = kiosk.station.store.order(c.order_id)
-    assert order is not None and order.compartment is not None
-    n = order.compartment
-    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/item", data={"present": True}).ok
-    assert page.request.post(f"{kiosk.url}/sim/api/doors/{n}/close").ok
-    expect(page.locator(".message")).to_have_text(f"Fach {n}: eingelagert. Die Person wird benachrichtigt.")
+    load_by_scan(page, kiosk, c.order_id)
 
 
 def test_move_a_document_out_of_a_jammed_compartment_by_touch(kiosk: Kiosk, page: Page) -> None:
